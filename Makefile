@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Each makes its own .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 9527
+
+.PHONY: run test lint unit bench docs clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.run-installed
+
+## make run: start the emulator on 127.0.0.1:9527 with the bundled defaults
+run: $(VENV)/.run-installed
+	$(BIN)/bda-emulator serve --host $(HOST) --port $(PORT)
+
+## make test: lint, type-check and the whole test suite
+test: $(VENV)/.test-installed lint
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check emulator tests scripts
+	$(BIN)/mypy
+
+## make docs: regenerate docs/regions.png and the sample images
+docs: $(VENV)/.test-installed
+	$(BIN)/python scripts/make_samples.py
+	$(BIN)/python scripts/make_docs.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

@@ -1,0 +1,80 @@
+"""The action registry: ``X-TC-Action`` → handler. The emulator serves one action of bda.
+
+A handler gets the admitted :class:`~emulator.gateway.Call` and the app's services and returns
+the reply's output fields; it raises :class:`~emulator.errors.ApiError` for every failure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from emulator import images
+from emulator.errors import ApiError
+from emulator.fetch import FetchPolicy, UrlMap, fetch_image
+from emulator.gateway import Call
+from emulator.params import RawRequest
+from emulator.results import ResultCache, reply_for
+from emulator.segmentation import OPTIONS
+from emulator.validation import RequestValidator, check_segmentation_options
+
+SEGMENT = "SegmentCustomizedPortraitPic"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What handlers may use; built once per app."""
+
+    validators: Mapping[str, RequestValidator]
+    cache: ResultCache
+    executor: Executor
+    session: aiohttp.ClientSession
+    fetch_policy: FetchPolicy
+    url_map: UrlMap
+    max_subjects: int
+
+
+Handler = Callable[[Services, Call, RawRequest], Awaitable[dict[str, Any]]]
+
+
+def business_params(validator: RequestValidator, call: Call, raw: RawRequest) -> dict[str, Any]:
+    """The business parameters in JSON shape, validated against the action's schema."""
+    if call.method == "TC3-HMAC-SHA256" and raw.method == "POST":
+        try:
+            params = json.loads(raw.body.decode("utf-8")) if raw.body.strip() else {}
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ApiError("InvalidParameter",
+                           reason="The request body is not valid UTF-8 JSON.") from exc
+        if not isinstance(params, dict):
+            raise ApiError("InvalidParameter", reason="The request body must be a JSON object.")
+    else:
+        params = validator.from_flat(call.common.flat)
+    validator.validate(params)
+    return params
+
+
+async def segment_customized_portrait_pic(services: Services, call: Call,
+                                          raw: RawRequest) -> dict[str, Any]:
+    """Synthetic multi-class portrait segmentation of the Url (preferred) or Image input."""
+    params = business_params(services.validators[SEGMENT], call, raw)
+    check_segmentation_options(params)
+    options = [name for name in OPTIONS if params["SegmentationOptions"].get(name) is True]
+    url = params.get("Url") or None
+    if url is not None:
+        data = await fetch_image(url, session=services.session, policy=services.fetch_policy,
+                                 url_map=services.url_map)
+    elif params.get("Image"):
+        data = images.decode_base64(params["Image"])
+    else:
+        raise ApiError("MissingParameter", param="Image` or `Url")
+    reply = await reply_for(data, options, cache=services.cache, executor=services.executor,
+                            max_subjects=services.max_subjects)
+    return reply.fields
+
+
+ACTIONS: Mapping[str, Handler] = {SEGMENT: segment_customized_portrait_pic}

@@ -1,0 +1,83 @@
+"""Command line: ``bda-emulator [serve] [--host H] [--port P] [--credentials FILE] ...``.
+
+Every flag has an environment variable ``BDA_EMULATOR_<FLAG>``; flags win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from emulator.app import create_app, make_runner
+from emulator.credentials import CredentialsError
+from emulator.settings import Settings, SettingsError
+
+_FLAGS = (
+    ("host", "address to bind (default 127.0.0.1)"),
+    ("port", "TCP port (default 9527)"),
+    ("credentials", "credentials file (default: the bundled fixtures/credentials.json)"),
+    ("signature_ttl", "allowed clock skew of X-TC-Timestamp in seconds (default 300)"),
+    ("max_subjects", "people in one image before FailedOperation.ProfileNumExceed (default 5)"),
+    ("cache_size", "finished replies kept for repeated inputs (default 256; 0 disables)"),
+    ("compute_threads", "threads for image work (default: one per CPU)"),
+    ("url_map", "JSON map of known Urls to bundled files (default fixtures/urls.json)"),
+    ("url_connect_timeout", "Url fetch connect timeout in seconds (default 3)"),
+    ("url_timeout", "Url fetch total timeout in seconds (default 10)"),
+    ("url_max_bytes", "largest image a Url may return (default 3932160)"),
+    ("url_allowed_hosts", "comma-separated hosts Url fetches may reach besides loopback"),
+    ("url_allow_private", "let Url fetches reach private (RFC 1918) addresses: true/false"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bda-emulator",
+        description="Offline emulator of Tencent Cloud bda 2020-03-24 "
+                    "SegmentCustomizedPortraitPic.")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve"],
+                        help="what to do (default: serve)")
+    for name, text in _FLAGS:
+        env = "BDA_EMULATOR_" + name.upper()
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
+                            help=f"{text} [env {env}]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {name: getattr(args, name) for name, _ in _FLAGS}
+    try:
+        settings = Settings.load(overrides=overrides)
+    except (SettingsError, CredentialsError) as exc:
+        print(f"bda-emulator: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(_serve(settings))
+    except (SettingsError, CredentialsError, OSError) as exc:
+        print(f"bda-emulator: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _serve(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = make_runner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    print(f"bda-emulator listening on http://{settings.host}:{settings.port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()

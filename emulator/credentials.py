@@ -1,0 +1,117 @@
+"""Accounts the emulator knows, loaded from a credentials file, and the state checks they imply.
+
+Account-level errors come from natural inputs: sign with a key whose account is ``in_arrears``
+and every call answers ``ResourceUnavailable.InArrears``. Temporary credentials carry a token
+and an expiry; a request with them must present the token (``X-TC-Token``/``Token``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from emulator.errors import ApiError
+from emulator.resources import schema_path
+
+DEFAULT_SECRET_ID = "AKIDEMULATOR000000000000000000000000"
+DEFAULT_SECRET_KEY = "emulatorsecretkey000000000000000"
+
+#: state → the code every signed request of such an account gets (``active`` passes).
+STATE_ERRORS: Mapping[str, str] = {
+    "disabled": "AuthFailure.SecretIdNotFound",
+    "in_arrears": "ResourceUnavailable.InArrears",
+    "not_activated": "ResourceUnavailable.NotExist",
+    "unauthorized": "AuthFailure.UnauthorizedOperation",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One key pair and what the emulator does with requests signed by it."""
+
+    secret_id: str
+    secret_key: str
+    state: str = "active"
+    token: str | None = None
+    expires_at: int | None = None
+    name: str = ""
+
+    def check_token(self, token: str | None, now: float) -> None:
+        """Temporary keys need their token, unexpired; long-term keys must not send one."""
+        if self.token is None:
+            if token:
+                raise ApiError("AuthFailure.TokenFailure",
+                               reason="a token was sent with long-term credentials")
+            return
+        if not token:
+            raise ApiError("AuthFailure.TokenFailure",
+                           reason="temporary credentials need `X-TC-Token`")
+        if not hmac.compare_digest(token.encode(), self.token.encode()):
+            raise ApiError("AuthFailure.TokenFailure", reason="the token does not match")
+        if self.expires_at is not None and now >= self.expires_at:
+            raise ApiError("AuthFailure.TokenFailure", reason="the token has expired")
+
+    def check_state(self) -> None:
+        """Raise the error of a non-active account (after its signature was verified)."""
+        code = STATE_ERRORS.get(self.state)
+        if code is not None and code != "AuthFailure.SecretIdNotFound":
+            raise ApiError(code)
+
+
+class CredentialsError(ValueError):
+    """A credentials file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The accounts, by SecretId."""
+
+    accounts: Mapping[str, Account]
+
+    def find(self, secret_id: str) -> Account:
+        """The usable account, or ``AuthFailure.SecretIdNotFound`` (unknown or disabled)."""
+        account = self.accounts.get(secret_id)
+        if account is None or account.state == "disabled":
+            raise ApiError("AuthFailure.SecretIdNotFound")
+        return account
+
+    @classmethod
+    def load(cls, path: Path) -> Credentials:
+        """Read and validate a credentials file against ``schemas/credentials.schema.json``."""
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CredentialsError(f"{path}: {exc}") from exc
+        schema = json.loads(schema_path("credentials.schema.json").read_text(encoding="utf-8"))
+        errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document),
+                        key=lambda e: list(e.absolute_path))
+        if errors:
+            pointer = "/" + "/".join(str(p) for p in errors[0].absolute_path)
+            raise CredentialsError(f"{path}: at {pointer}: {errors[0].message}")
+        return cls.from_document(document)
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> Credentials:
+        """Build from an already validated document."""
+        accounts: dict[str, Account] = {}
+        for entry in document["accounts"]:
+            expires = entry.get("expires_at")
+            accounts[entry["secret_id"]] = Account(
+                secret_id=entry["secret_id"], secret_key=entry["secret_key"],
+                state=entry.get("state", "active"), token=entry.get("token"),
+                expires_at=_epoch(expires) if expires is not None else None,
+                name=entry.get("name", ""))
+        return cls(accounts)
+
+
+def _epoch(value: str | int) -> int:
+    if isinstance(value, int):
+        return value
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())

@@ -1,0 +1,45 @@
+"""The one place that turns a result or an error into the Tencent Cloud reply.
+
+Every reply is HTTP 200 with ``Content-Type: application/json`` exactly (the Python SDK silently
+ignores errors when a charset is appended) and ``{"Response": {..., "RequestId": ...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from emulator.errors import ApiError, Language
+
+CONTENT_TYPE = "application/json"
+
+
+def new_request_id() -> str:
+    """A lower-case UUID4, the shape of the real service's RequestId."""
+    return str(uuid.uuid4())
+
+
+def _reply(response: Mapping[str, Any], status: int = 200) -> web.Response:
+    body = json.dumps({"Response": response}, ensure_ascii=False, separators=(",", ":"))
+    return web.Response(status=status, body=body.encode("utf-8"),
+                        headers={"Content-Type": CONTENT_TYPE})
+
+
+def success(fields: Mapping[str, Any], request_id: str) -> web.Response:
+    """A successful reply carrying the action's output fields."""
+    return _reply({**fields, "RequestId": request_id})
+
+
+def error_body(error: ApiError, language: Language, request_id: str) -> dict[str, Any]:
+    """The ``Response`` object of an error reply (also used by the journal and scenarios)."""
+    return {"Error": {"Code": error.code, "Message": error.message(language)},
+            "RequestId": request_id}
+
+
+def failure(error: ApiError, language: Language, request_id: str) -> web.Response:
+    """An error reply: still HTTP 200, as the real service answers every processed request."""
+    return _reply(error_body(error, language, request_id))
