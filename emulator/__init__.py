@@ -1,6 +1,36 @@
-"""bda-emulator: an offline emulator of Tencent Cloud bda 2020-03-24 SegmentCustomizedPortraitPic."""
+"""bda-emulator: an offline emulator of Tencent Cloud bda 2020-03-24 SegmentCustomizedPortraitPic.
+
+The public surface is resolved lazily, so importing the package (as the pytest plugin does)
+loads neither aiohttp nor Pillow.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+__all__ = ["ApiError", "Clock", "EmulatorServer", "Settings", "__version__", "create_app"]
+
+_EXPORTS = {
+    "ApiError": "emulator.errors",
+    "Clock": "emulator.clock",
+    "EmulatorServer": "emulator.server",
+    "Settings": "emulator.settings",
+    "create_app": "emulator.app",
+}
+
+if TYPE_CHECKING:
+    from emulator.app import create_app
+    from emulator.clock import Clock
+    from emulator.errors import ApiError
+    from emulator.server import EmulatorServer
+    from emulator.settings import Settings
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emulator' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

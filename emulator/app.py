@@ -93,7 +93,7 @@ async def _read(request: web.Request) -> RawRequest:
         await drain(request.content)
         raise ApiError("UnsupportedProtocol")
     path, _, query = target.partition("?")
-    headers = {k.lower(): v for k, v in reversed(request.headers.items())}
+    headers = {k.lower(): v for k, v in reversed(list(request.headers.items()))}
     raw = RawRequest(request.method, path, query, headers, b"")
     limit = body_limit(request.method, raw.media_type)
     body = await read_body(request.content, request.content_length, limit)

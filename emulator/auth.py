@@ -33,7 +33,8 @@ _AUTH_RE = re.compile(
     r"^TC3-HMAC-SHA256 +Credential=(?P<cred>[^,\s]+), *SignedHeaders=(?P<signed>[^,\s]+), *"
     r"Signature=(?P<sig>[0-9a-fA-F]{64})$"
 )
-_SCOPE_RE = re.compile(r"^(?P<sid>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[^/]+)/tc3_request$")
+_SCOPE_RE = re.compile(
+    r"^(?P<sid>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[^/]+)/tc3_request$")
 
 
 def sha256_hex(data: bytes) -> str:

@@ -53,8 +53,8 @@ _COMMON = (
     _c("ActionOffline", "接口已下线。", "This API has been deprecated."),
     _c("AuthFailure.InvalidAuthorization", "请求头部的 Authorization 不符合腾讯云标准。",
        "`Authorization` in the request header is invalid.",
-       "请求头部的 Authorization 不符合腾讯云标准：{reason}", "`Authorization` in the request header "
-       "is invalid: {reason}"),
+       "请求头部的 Authorization 不符合腾讯云标准：{reason}",
+       "`Authorization` in the request header is invalid: {reason}"),
     _c("AuthFailure.InvalidSecretId", "密钥非法（不是云 API 密钥类型）。",
        "Invalid key (not a TencentCloud API key type)."),
     _c("AuthFailure.MFAFailure", "MFA 错误。", "MFA failed."),

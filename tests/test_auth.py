@@ -132,7 +132,8 @@ def _sdk_signed(params: dict[str, Any], method: str, unsigned: bool) -> RequestI
     return req
 
 
-def _verify(req: RequestInternal, body: bytes, header_changes: dict[str, str] | None = None) -> bool:
+def _verify(req: RequestInternal, body: bytes,
+            header_changes: dict[str, str] | None = None) -> bool:
     headers = {k.lower(): v for k, v in req.header.items()}
     headers.update(header_changes or {})
     parsed = auth.parse_tc3_authorization(headers["authorization"])

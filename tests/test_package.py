@@ -1,0 +1,25 @@
+"""The package's public surface and its import cost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import emulator
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    public = {name for name in dir(emulator) if not name.startswith("_")}
+    public |= set(emulator._EXPORTS)
+    assert set(emulator.__all__) == public | {"__version__"}
+    for name in emulator.__all__:
+        assert getattr(emulator, name) is not None
+
+
+def test_import_is_light() -> None:
+    code = ("import sys, emulator; "
+            "heavy = [m for m in ('aiohttp', 'PIL', 'jsonschema') if m in sys.modules]; "
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == ""
