@@ -1,0 +1,474 @@
+"""Fetching the image behind a request's ``Url``, safely, for an emulator that is offline.
+
+The real service downloads any public URL. The emulator must not become a tool for reaching
+into the machine or network it runs on (SSRF), and it runs offline, so:
+
+* known URLs (``fixtures/urls.json``, e.g. the official example's COS URL) are served from
+  bundled files without any network;
+* otherwise only loopback hosts and hosts the operator lists (``BDA_EMULATOR_URL_ALLOWED_HOSTS``)
+  are fetched;
+* names are resolved here and **every** resolved address is vetted after resolution, then the
+  connection goes to a vetted address (the URL is rewritten to the IP, with the original
+  ``Host`` header and TLS server name), so a DNS answer that changes between check and connect
+  (rebinding) cannot slip through;
+* link-local, cloud-metadata, multicast and unspecified addresses are refused even when listed;
+  private ranges only when the policy allows them;
+* redirects are followed by hand and each target is checked like the first URL.
+
+Every failure is an :class:`~emulator.errors.ApiError`: ``InvalidParameterValue.UrlIllegal``
+for the client's malformed URL, ``LimitExceeded.TooLargeFileError`` for a body over the cap and
+``FailedOperation.ImageDownloadError`` for everything else (refusals, network errors, HTTP
+errors). Deviation: the real service's size limit applies to the downloaded file too, but which
+code it returns for an oversized download and its redirect/timeout rules are undocumented.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from pathlib import Path
+from types import MappingProxyType
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+import aiohttp
+from yarl import URL
+
+from emulator.errors import ApiError
+from emulator.resources import fixture_path
+
+__all__ = [
+    "FetchPolicy",
+    "UrlMap",
+    "check_url_syntax",
+    "fetch_image",
+    "make_session",
+]
+
+IPAddress = IPv4Address | IPv6Address
+
+_URL_ILLEGAL = "InvalidParameterValue.UrlIllegal"
+_DOWNLOAD_ERROR = "FailedOperation.ImageDownloadError"
+_TOO_LARGE = "LimitExceeded.TooLargeFileError"
+_ALLOWED_HOSTS_SETTING = "BDA_EMULATOR_URL_ALLOWED_HOSTS"
+
+_MAX_URL_LENGTH = 2048
+_CHUNK = 64 * 1024
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
+_METADATA_NAMES = frozenset({"metadata.google.internal"})
+_METADATA_ADDRESSES = frozenset(
+    ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
+_THIS_NETWORK = ip_network("0.0.0.0/8")
+_RESERVED_V4 = ip_network("240.0.0.0/4")  # includes the limited broadcast 255.255.255.255
+_NAT64 = ip_network("64:ff9b::/96")
+_PRIVATE: tuple[IPv4Network | IPv6Network, ...] = tuple(
+    ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7",
+              "fec0::/10")  # RFC 1918, CGNAT (RFC 6598), ULA, deprecated site-local
+)
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Limits and the allow-list for image downloads; built once from the settings."""
+
+    connect_timeout: float = 3.0
+    total_timeout: float = 10.0
+    max_bytes: int = 3_932_160  # 3.75 MiB raw = 5 MiB once base64-encoded, the docs' image limit
+    allowed_hosts: frozenset[str] = frozenset()  # host names or IP literals besides loopback
+    allow_private: bool = False  # RFC 1918 / CGNAT / ULA addresses
+    max_redirects: int = 3
+
+    def __post_init__(self) -> None:
+        if min(self.connect_timeout, self.total_timeout) <= 0 or self.max_bytes <= 0:
+            raise ValueError("fetch timeouts and max_bytes must be positive")
+        if self.max_redirects < 0:
+            raise ValueError("max_redirects must not be negative")
+
+
+class UrlMap:
+    """Known URLs answered from bundled files, so the official examples work offline."""
+
+    def __init__(self, entries: Mapping[str, bytes] | None = None) -> None:
+        self._entries: Mapping[str, bytes] = MappingProxyType(
+            {_map_key(url): data for url, data in (entries or {}).items()}
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> UrlMap:
+        """Read a JSON object ``{url: file}``; relative files are resolved against its folder.
+
+        Files are read now, so a missing file fails at startup rather than on a request.
+        """
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read URL map {path}: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ValueError(f"URL map {path} must be a JSON object of url -> file")
+        entries: dict[str, bytes] = {}
+        for url, rel in raw.items():
+            if not isinstance(rel, str) or not rel:
+                raise ValueError(f"URL map {path}: the file for {url!r} must be a path string")
+            file = path.parent / rel
+            try:
+                check_url_syntax(url)
+                entries[url] = file.read_bytes()
+            except ApiError as exc:
+                raise ValueError(f"URL map {path}: {url!r} is not a legal URL") from exc
+            except OSError as exc:
+                raise ValueError(f"URL map {path}: cannot read {file} for {url!r}: {exc}") from exc
+        return cls(entries)
+
+    @classmethod
+    def bundled(cls) -> UrlMap:
+        """The map shipped in ``fixtures/urls.json``."""
+        return cls.load(fixture_path("urls.json"))
+
+    def lookup(self, url: str) -> bytes | None:
+        """The bundled bytes for ``url`` (compared after normalisation), or None."""
+        try:
+            return self._entries.get(_map_key(url))
+        except ValueError:
+            return None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _map_key(url: str) -> str:
+    """Normalise so that host case, default ports and fragments do not defeat a lookup."""
+    return str(URL(url).with_fragment(None))
+
+
+# --- syntax -------------------------------------------------------------------------------
+
+
+def check_url_syntax(url: str) -> None:
+    """Refuse what is not a plain absolute http(s) URL, before anything else looks at it."""
+    problem = _syntax_problem(url)
+    if problem is not None:
+        raise ApiError(_URL_ILLEGAL, reason=problem)
+
+
+def _syntax_problem(url: str) -> str | None:
+    if not url:
+        return "the URL is empty"
+    if len(url) > _MAX_URL_LENGTH:
+        return f"the URL is longer than {_MAX_URL_LENGTH} characters"
+    if any(_bad_char(ch) for ch in url):
+        return "the URL contains whitespace, control characters or backslashes"
+    try:
+        parsed = URL(url)
+        port = parsed.explicit_port
+        netloc = urlsplit(url).netloc
+    except ValueError as exc:
+        return f"the URL cannot be parsed ({exc})"
+    if parsed.scheme not in ("http", "https"):
+        return "only http and https URLs are supported"
+    if not parsed.raw_host or not netloc:
+        return "the URL has no host"
+    if "@" in netloc:
+        return "credentials in the URL are not supported"
+    if port == 0:
+        return "the URL's port is out of range"
+    if not _host_is_valid(parsed.raw_host):
+        return "the URL's host is not a valid host name or IP address"
+    return None
+
+
+def _bad_char(ch: str) -> bool:
+    return ch.isspace() or ch == "\\" or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+
+
+def _host_is_valid(raw_host: str) -> bool:
+    if _ip_literal(raw_host) is not None:
+        return True
+    name = raw_host.rstrip(".")
+    return 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(p) for p in name.split("."))
+
+
+# --- host and address rules ---------------------------------------------------------------
+
+
+def _ip_literal(host: str) -> IPAddress | None:
+    try:
+        return ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _unwrap(address: IPAddress) -> IPAddress:
+    """See through IPv4-mapped and NAT64 IPv6 forms, which reach the embedded IPv4 address."""
+    if isinstance(address, IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address in _NAT64:
+            return IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
+def _always_refused(address: IPAddress) -> str | None:
+    """Why no policy may ever reach ``address`` (metadata services, link-local, …), or None."""
+    addr = _unwrap(address)
+    if addr in _METADATA_ADDRESSES or address in _METADATA_ADDRESSES:
+        return "is a cloud metadata address, always refused"
+    if addr.is_link_local:
+        return "is link-local, always refused"
+    if addr.is_multicast:
+        return "is multicast, always refused"
+    if addr.is_unspecified or (isinstance(addr, IPv4Address) and addr in _THIS_NETWORK):
+        return "is unspecified, always refused"
+    if isinstance(addr, IPv4Address) and addr in _RESERVED_V4:
+        return "is reserved or broadcast, always refused"
+    return None
+
+
+def _address_refusal(address: IPAddress, policy: FetchPolicy) -> str | None:
+    """Why ``address`` must not be contacted, or None; applied to every resolved address."""
+    reason = _always_refused(address)
+    if reason is not None or _unwrap(address).is_loopback:
+        return reason
+    if not policy.allow_private and any(_unwrap(address) in net for net in _PRIVATE):
+        return "is a private address, refused unless the emulator allows private ranges"
+    return None
+
+
+def _host_allowed(host: str, literal: IPAddress | None, policy: FetchPolicy) -> bool:
+    if literal is not None and _unwrap(literal).is_loopback:
+        return True
+    if literal is None and host == "localhost":
+        return True
+    for entry in policy.allowed_hosts:
+        if literal is None:
+            if _normal_name(entry) == host:
+                return True
+        elif _ip_literal(entry.strip()) == literal:
+            return True
+    return False
+
+
+def _normal_name(entry: str) -> str | None:
+    """An allowed-hosts entry in the form URLs carry: lower case, IDNA-encoded, no final dot."""
+    try:
+        return (URL.build(scheme="http", host=entry.strip().rstrip(".")).raw_host or "").lower()
+    except ValueError:
+        return None
+
+
+async def _resolve(host: str, port: int) -> list[IPAddress]:
+    """The addresses ``host`` resolves to now (the step tests replace to fake DNS answers)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    found: list[IPAddress] = []
+    for *_, sockaddr in infos:
+        address = ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if address not in found:
+            found.append(address)
+    return found
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A URL whose host passed every rule, with the vetted addresses to connect to."""
+
+    url: URL
+    addresses: tuple[IPAddress, ...]
+
+    def pinned(self, address: IPAddress) -> URL:
+        return self.url.with_host(str(address)).with_fragment(None)
+
+    @property
+    def host_header(self) -> str:
+        return self.url.host_port_subcomponent or ""
+
+    @property
+    def server_hostname(self) -> str | None:
+        host = self.url.raw_host or ""
+        return None if _ip_literal(host) is not None else host.rstrip(".")
+
+
+async def _vet(url: URL, policy: FetchPolicy) -> _Target:
+    """Apply the host rules, resolve, and check every address the name resolves to."""
+    raw_host = url.raw_host or ""
+    host = raw_host.lower().rstrip(".")
+    literal = _ip_literal(raw_host)
+    always = "is a cloud metadata name, always refused" if host in _METADATA_NAMES else None
+    if literal is not None:
+        always = _always_refused(literal)
+    if always is not None:
+        _refuse(f"host `{host}` {always}")
+    if not _host_allowed(host, literal, policy):
+        _refuse(
+            f"host `{host}` is not in the emulator's allowed hosts (it is offline: it fetches "
+            f"loopback URLs, the URL map and the hosts listed in {_ALLOWED_HOSTS_SETTING})"
+        )
+    addresses = [literal] if literal is not None else await _resolve_name(url, policy)
+    for address in addresses:
+        reason = _address_refusal(address, policy)
+        if reason is not None:
+            shown = "" if literal is not None else f" resolves to {address}, which"
+            _refuse(f"host `{host}`{shown} {reason}")
+    return _Target(url, tuple(addresses))
+
+
+async def _resolve_name(url: URL, policy: FetchPolicy) -> list[IPAddress]:
+    host = (url.raw_host or "").rstrip(".")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        async with asyncio.timeout(policy.connect_timeout):
+            addresses = await _resolve(host, port)
+    except TimeoutError:
+        _refuse(f"resolving host `{host}` timed out")
+    except (OSError, ValueError) as exc:
+        _refuse(f"cannot resolve host `{host}` ({exc})")
+    if not addresses:
+        _refuse(f"host `{host}` resolves to no address")
+    return addresses
+
+
+def _refuse(reason: str) -> NoReturn:
+    raise ApiError(_DOWNLOAD_ERROR, reason=reason)
+
+
+# --- HTTP ---------------------------------------------------------------------------------
+
+
+def make_session(policy: FetchPolicy) -> aiohttp.ClientSession:
+    """The one client session of a running server; call it inside the event loop.
+
+    No cookies (downloads for different callers must not share state), no proxy from the
+    environment (the pinned address must be the one contacted), no transparent decompression
+    (the byte cap must count what is stored in memory).
+    """
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(use_dns_cache=False),
+        timeout=aiohttp.ClientTimeout(
+            total=policy.total_timeout, sock_connect=policy.connect_timeout
+        ),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+        auto_decompress=False,
+        headers={"User-Agent": "bda-emulator"},
+    )
+
+
+async def fetch_image(
+    url: str, *, session: aiohttp.ClientSession, policy: FetchPolicy, url_map: UrlMap
+) -> bytes:
+    """The bytes behind ``url``, or an :class:`ApiError` saying why not; never anything else."""
+    check_url_syntax(url)
+    try:
+        async with asyncio.timeout(policy.total_timeout):
+            return await _follow(URL(url), session, policy, url_map)
+    except TimeoutError:
+        raise ApiError(
+            _DOWNLOAD_ERROR, reason=f"no complete answer within {policy.total_timeout:g} s"
+        ) from None
+
+
+async def _follow(
+    url: URL, session: aiohttp.ClientSession, policy: FetchPolicy, url_map: UrlMap
+) -> bytes:
+    for _ in range(policy.max_redirects + 1):
+        mapped = url_map.lookup(str(url))
+        if mapped is not None:
+            return _checked_body(mapped, policy)
+        target = await _vet(url, policy)
+        status, location, body = await _get(session, target, policy)
+        if status in _REDIRECT_STATUSES:
+            url = _redirect_target(url, location, status)
+            continue
+        if not 200 <= status < 300:
+            _refuse(f"{_show(url)} answered HTTP {status}")
+        return _checked_body(body, policy)
+    _refuse(f"more than {policy.max_redirects} redirects")
+
+
+def _redirect_target(url: URL, location: str | None, status: int) -> URL:
+    """Resolve a Location against the current URL and hold it to the first URL's syntax."""
+    if not location:
+        _refuse(f"{_show(url)} answered HTTP {status} without a Location")
+    problem = _syntax_problem(location) if any(_bad_char(ch) for ch in location) else None
+    if problem is None:
+        try:
+            target = url.join(URL(location))
+        except ValueError as exc:
+            problem = f"the URL cannot be parsed ({exc})"
+        else:
+            problem = _syntax_problem(str(target))
+    if problem is not None:
+        _refuse(f"{_show(url)} redirects to an illegal URL: {problem}")
+    return target
+
+
+async def _get(
+    session: aiohttp.ClientSession, target: _Target, policy: FetchPolicy
+) -> tuple[int, str | None, bytes]:
+    """GET the target at each vetted address in turn until one connects."""
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=policy.connect_timeout)
+    headers = {"Host": target.host_header, "Accept-Encoding": "identity"}
+    failure = ""
+    for address in target.addresses:
+        try:
+            async with session.get(
+                target.pinned(address),
+                headers=headers,
+                allow_redirects=False,
+                timeout=timeout,
+                server_hostname=target.server_hostname,
+            ) as response:
+                if response.status in _REDIRECT_STATUSES:
+                    return response.status, response.headers.get("Location"), b""
+                if not 200 <= response.status < 300:
+                    return response.status, None, b""
+                return response.status, None, await _read_capped(response, policy)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            failure = f"cannot connect to {_show(target.url)} ({exc})"
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            _refuse(f"downloading {_show(target.url)} failed ({type(exc).__name__}: {exc})")
+    _refuse(failure)
+
+
+async def _read_capped(response: aiohttp.ClientResponse, policy: FetchPolicy) -> bytes:
+    """Read the body, refusing by Content-Length up front or as soon as the cap is passed."""
+    declared = response.content_length
+    if declared is not None and declared > policy.max_bytes:
+        response.close()
+        _too_large(f"Content-Length {declared}", policy)
+    body = bytearray()
+    while True:
+        chunk = await response.content.read(min(_CHUNK, policy.max_bytes + 1 - len(body)))
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > policy.max_bytes:
+            response.close()
+            _too_large(f"stopped reading at {len(body)} bytes", policy)
+
+
+def _checked_body(body: bytes, policy: FetchPolicy) -> bytes:
+    if len(body) > policy.max_bytes:
+        _too_large(f"{len(body)} bytes", policy)
+    if not body:
+        _refuse("the image URL answered an empty body")
+    return body
+
+
+def _too_large(what: str, policy: FetchPolicy) -> NoReturn:
+    raise ApiError(
+        _TOO_LARGE, reason=f"the image is over the {policy.max_bytes}-byte download limit ({what})"
+    )
+
+
+def _show(url: URL) -> str:
+    text = str(url.with_fragment(None))
+    return f"`{text[:200]}…`" if len(text) > 200 else f"`{text}`"
