@@ -58,8 +58,7 @@ def admit(raw: RawRequest, *, credentials: Credentials, actions: Collection[str]
     common = read_common(raw, method)
     tc3 = None
     if method == "TC3-HMAC-SHA256":
-        tc3 = auth.parse_tc3_authorization(require(raw.headers.get("authorization"),
-                                                   "Authorization"))
+        tc3 = auth.parse_tc3_authorization(raw.headers.get("authorization", ""))
         secret_id = tc3.secret_id
     else:
         secret_id = require(common.secret_id, "SecretId")

@@ -159,10 +159,10 @@ def language_of(raw: RawRequest) -> Language:
     en-US when asked for, English otherwise (also for unparsable requests)."""
     value = raw.headers.get("x-tc-language")
     if value is None:
-        for text in (raw.query, raw.body[:65536].decode("latin-1") if raw.method == "POST" else ""):
-            for item in text.split("&"):
-                if item.startswith("Language="):
-                    value = item[len("Language="):]
+        form = raw.body if raw.media_type == FORM else b""
+        for text in (raw.query.encode("latin-1", "replace"), form):
+            if text.startswith(b"Language=zh-CN") or b"&Language=zh-CN" in text:
+                return "zh-CN"
     return "zh-CN" if value == "zh-CN" else "en-US"
 
 

@@ -9,9 +9,10 @@ import emulator
 
 
 def test_all_is_exactly_the_public_surface() -> None:
-    public = {name for name in dir(emulator) if not name.startswith("_")}
-    public |= set(emulator._EXPORTS)
-    assert set(emulator.__all__) == public | {"__version__"}
+    assert set(emulator.__all__) == set(emulator._EXPORTS) | {"__version__"}
+    namespace: dict[str, object] = {}
+    exec("from emulator import *", namespace)
+    assert set(namespace) - {"__builtins__"} == set(emulator.__all__)
     for name in emulator.__all__:
         assert getattr(emulator, name) is not None
 

@@ -1,0 +1,236 @@
+"""Decoding and checking one input image: base64, format, resolution, pixel mode.
+
+The documented limits are "base64 ≤ 5 MB", "resolution < 2000×2000" and "PNG/JPG/JPEG/BMP, no
+GIF". The emulator applies them in this order, each with its documented code:
+
+1. base64 longer than ``MAX_BASE64_CHARS`` → ``FailedOperation.ImageSizeExceed``;
+   not valid standard base64 → ``FailedOperation.ImageDecodeFailed``;
+2. magic bytes of another image format → ``FailedOperation.ImageNotSupported``;
+   not an image at all → ``FailedOperation.ImageDecodeFailed``;
+3. width or height ≥ ``MAX_SIDE`` → ``FailedOperation.ImageResolutionExceed``, read from the
+   header by our own parser *before* Pillow sees the data, so a crafted header that claims
+   100000×100000 costs nothing and Pillow's decompression-bomb check never fires;
+4. width or height < ``MIN_SIDE`` → ``FailedOperation.ImageResolutionInsufficient``
+   (an emulator choice: the real minimum is undocumented);
+5. anything Pillow cannot decode (truncated, corrupt) → ``FailedOperation.ImageDecodeFailed``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import struct
+from collections.abc import Mapping
+
+from PIL import Image
+
+from emulator.errors import ApiError
+
+MIN_SIDE = 32
+MAX_SIDE = 2000
+MAX_BASE64_CHARS = 5 * 1024 * 1024
+
+SUPPORTED = ("PNG", "JPEG", "BMP")
+
+_BASE64_BODY = re.compile(r"[A-Za-z0-9+/]*")
+
+# Recognisable image formats the service refuses (checked after the three supported ones).
+_UNSUPPORTED_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"II+\x00", "BigTIFF"),
+    (b"MM\x00+", "BigTIFF"),
+    (b"\x00\x00\x01\x00", "ICO"),
+    (b"\x00\x00\x02\x00", "CUR"),
+    (b"8BPS", "PSD"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (b"\xff\x4f\xff\x51", "JPEG 2000"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"),
+    (b"\xff\x0a", "JPEG XL"),
+    (b"qoif", "QOI"),
+    (b"DDS ", "DDS"),
+    (b"icns", "ICNS"),
+    (b"v/1\x01", "OpenEXR"),
+)
+_ISO_BMFF_BRANDS: Mapping[bytes, str] = {
+    b"heic": "HEIC", b"heix": "HEIC", b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF",
+    b"avis": "AVIF"}
+# PNG/JPEG/BMP leave Pillow's ImageFile in these formats (a multi-picture JPEG opens as MPO).
+_PILLOW_FORMATS: Mapping[str, frozenset[str]] = {
+    "PNG": frozenset({"PNG"}), "JPEG": frozenset({"JPEG", "MPO"}), "BMP": frozenset({"BMP"})}
+# JPEG start-of-frame markers carry the size; C4 (DHT), C8 (JPG) and CC (DAC) do not.
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_BMP_HEADER_SIZES = (12, 40, 52, 56, 64, 108, 124)
+
+
+def decode_base64(text: str) -> bytes:
+    """Decode the ``Image`` parameter: standard alphabet, missing ``=`` padding tolerated.
+
+    Whitespace and the url-safe alphabet are refused: an emulator choice (the real decoder's
+    leniency is undocumented) that keeps clients honest about what their SDK sends. An empty
+    string decodes to no bytes, which :func:`sniff_format` then refuses.
+    """
+    if len(text) > MAX_BASE64_CHARS:
+        raise ApiError("FailedOperation.ImageSizeExceed")
+    body = text.rstrip("=")
+    padding = len(text) - len(body)
+    if not _BASE64_BODY.fullmatch(body) or len(body) % 4 == 1 or padding > (-len(body)) % 4:
+        raise ApiError("FailedOperation.ImageDecodeFailed", reason="invalid base64 data")
+    try:
+        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:  # pragma: no cover - the checks above suffice
+        raise ApiError("FailedOperation.ImageDecodeFailed", reason="invalid base64 data") from exc
+
+
+def sniff_format(data: bytes) -> str:
+    """``"PNG"``, ``"JPEG"`` or ``"BMP"`` from the magic bytes; other formats are refused."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"BM"):
+        return "BMP"
+    name = _unsupported_name(data)
+    if name is not None:
+        raise ApiError("FailedOperation.ImageNotSupported", reason=f"{name} is not supported")
+    raise ApiError("FailedOperation.ImageDecodeFailed", reason="not a PNG, JPEG or BMP image")
+
+
+def _unsupported_name(data: bytes) -> str | None:
+    for magic, name in _UNSUPPORTED_MAGIC:
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    if data[4:8] == b"ftyp" and data[8:12] in _ISO_BMFF_BRANDS:
+        return _ISO_BMFF_BRANDS[data[8:12]]
+    if re.match(rb"P[1-7]\s", data[:3]):
+        return "Netpbm"
+    return None
+
+
+def header_size(data: bytes, fmt: str) -> tuple[int, int]:
+    """The (width, height) the header declares, without decoding any pixel.
+
+    Conservative where a file declares several sizes (repeated IHDR or SOF segments): the
+    largest width and height win, so Pillow can never see a bigger image than we checked.
+    """
+    try:
+        if fmt == "PNG":
+            return _png_size(data)
+        if fmt == "JPEG":
+            return _jpeg_size(data)
+        return _bmp_size(data)
+    except struct.error as exc:
+        raise ApiError("FailedOperation.ImageDecodeFailed", reason="truncated header") from exc
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    sizes: list[tuple[int, int]] = []
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind == b"IHDR":
+            sizes.append(struct.unpack_from(">II", data, pos + 8))
+        elif kind == b"IDAT":
+            break
+        pos += 12 + length
+    return _largest(sizes)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    # Mirrors Pillow's marker walk: junk bytes skipped, 0xFF fill and 0xFF00 tolerated.
+    sizes: list[tuple[int, int]] = []
+    pos = 2
+    while pos + 1 < len(data):
+        if data[pos] != 0xFF or data[pos + 1] == 0xFF:
+            pos += 1
+            continue
+        marker = data[pos + 1]
+        if marker == 0x00 or marker == 0x01 or 0xD0 <= marker <= 0xD9:
+            pos += 2
+            continue
+        if marker == 0xDA:
+            break
+        (length,) = struct.unpack_from(">H", data, pos + 2)
+        if marker in _SOF_MARKERS:
+            height, width = struct.unpack_from(">HH", data, pos + 5)
+            sizes.append((width, height))
+        pos += 2 + length
+    return _largest(sizes)
+
+
+def _bmp_size(data: bytes) -> tuple[int, int]:
+    (dib_size,) = struct.unpack_from("<I", data, 14)
+    if dib_size not in _BMP_HEADER_SIZES:
+        raise ApiError("FailedOperation.ImageDecodeFailed", reason="unknown BMP header")
+    if dib_size == 12:
+        width, height = struct.unpack_from("<HH", data, 18)
+        return width, height
+    width, height = struct.unpack_from("<II", data, 18)
+    if height >> 24 == 0xFF:  # top-down bitmap: negative height, read as Pillow does
+        height = 2**32 - height
+    return width, height
+
+
+def _largest(sizes: list[tuple[int, int]]) -> tuple[int, int]:
+    if not sizes:
+        raise ApiError("FailedOperation.ImageDecodeFailed", reason="no image header found")
+    return max(w for w, _ in sizes), max(h for _, h in sizes)
+
+
+def check_resolution(size: tuple[int, int]) -> None:
+    """Refuse sides of ``MAX_SIDE`` or more first, then sides under ``MIN_SIDE``."""
+    width, height = size
+    if width >= MAX_SIDE or height >= MAX_SIDE:
+        raise ApiError("FailedOperation.ImageResolutionExceed",
+                       reason=f"{width}x{height}, each side must be < {MAX_SIDE}")
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ApiError("FailedOperation.ImageResolutionInsufficient",
+                       reason=f"{width}x{height}, each side must be >= {MIN_SIDE}")
+
+
+def load_image(data: bytes) -> Image.Image:
+    """Decode ``data`` into a fully loaded 8-bit RGB image of the stored size.
+
+    EXIF orientation is deliberately ignored: the pixels are used as stored and the outputs
+    have the stored size, so a client can compare them with its own decode of the raw file.
+    """
+    fmt = sniff_format(data)
+    check_resolution(header_size(data, fmt))
+    try:
+        image = Image.open(io.BytesIO(data), formats=[fmt])
+        if image.format not in _PILLOW_FORMATS[fmt]:
+            raise ApiError("FailedOperation.ImageDecodeFailed",
+                           reason=f"content is {image.format}, not {fmt}")
+        check_resolution(image.size)
+        image.load()
+        return to_rgb(image)
+    except ApiError:
+        raise
+    except Image.DecompressionBombError as exc:  # pragma: no cover - header check comes first
+        raise ApiError("FailedOperation.ImageResolutionExceed", reason=str(exc)) from exc
+    except Exception as exc:  # Pillow raises many types on corrupt data; all mean "undecodable"
+        raise ApiError("FailedOperation.ImageDecodeFailed",
+                       reason=f"corrupt {fmt} data ({type(exc).__name__})") from exc
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Normalise any decoded mode to 8-bit RGB.
+
+    Alpha and palette transparency are dropped without compositing (the stored colours stay);
+    16-bit and 32-bit grey levels are scaled by ``>> 8`` rather than clipped.
+    """
+    if image.mode == "RGB":
+        return image
+    if "transparency" in image.info:  # else Pillow warns on P→RGB with byte transparency
+        image = image.copy()
+        del image.info["transparency"]
+    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
+        wide = image if image.mode == "I" else image.convert("I")
+        image = wide.point(lambda value: value * (1 / 256)).convert("L")
+    return image.convert("RGB")
