@@ -35,7 +35,8 @@ CREDENTIALS = web.AppKey("credentials", Credentials)
 SERVICES = web.AppKey("services", Services)
 
 #: aiohttp's parser limits, raised so a 32 KB GET request line is served, not refused.
-HANDLER_ARGS: dict[str, int] = {"max_line_size": 64 * 1024, "max_field_size": 64 * 1024, "max_headers": 256}
+MAX_LINE_SIZE = 64 * 1024
+MAX_FIELD_SIZE = 64 * 1024
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> web.Application:
@@ -113,4 +114,5 @@ async def _dispatch(app: web.Application, raw: RawRequest) -> dict[str, object]:
 
 def make_runner(app: web.Application) -> web.AppRunner:
     """An AppRunner with the parser limits the contract needs."""
-    return web.AppRunner(app, access_log=None, **HANDLER_ARGS)
+    return web.AppRunner(app, access_log=None, max_line_size=MAX_LINE_SIZE,
+                         max_field_size=MAX_FIELD_SIZE)
