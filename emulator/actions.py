@@ -48,10 +48,11 @@ def business_params(validator: RequestValidator, call: Call, raw: RawRequest) ->
         try:
             params = json.loads(raw.body.decode("utf-8")) if raw.body.strip() else {}
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise ApiError("InvalidParameter",
-                           reason="The request body is not valid UTF-8 JSON.") from exc
+            raise ApiError("InvalidParameter", reason="The request body is not valid UTF-8 JSON.",
+                           reason_zh="请求体不是合法的 UTF-8 JSON。") from exc
         if not isinstance(params, dict):
-            raise ApiError("InvalidParameter", reason="The request body must be a JSON object.")
+            raise ApiError("InvalidParameter", reason="The request body must be a JSON object.",
+                           reason_zh="请求体必须是 JSON 对象。")
     else:
         params = validator.from_flat(call.common.flat)
     validator.validate(params)

@@ -81,9 +81,9 @@ _COMMON = (
        "The request action=`{action}` is invalid or not found in service=`{service}` and "
        "version=`{version}`."),
     _c("InvalidParameter", "参数错误（包括参数格式、类型等错误）。", "Incorrect parameter.",
-       "参数错误：{reason}", "Incorrect parameter: {reason}"),
+       "{reason_zh}", "{reason}"),
     _c("InvalidParameterValue", "参数取值错误。", "Invalid parameter value.",
-       "参数取值错误：{reason}", "Invalid parameter value: {reason}"),
+       "{reason_zh}", "{reason}"),
     _c("InvalidRequest", "请求 body 的 multipart 格式错误。",
        "The multipart format of the request body is incorrect."),
     _c("IpInBlacklist", "IP地址在黑名单中。", "Your IP is in uin IP blacklist."),
@@ -202,8 +202,9 @@ ACTION_CODES: tuple[str, ...] = (
 class ApiError(Exception):
     """A failure the emulator answers with a documented wire code.
 
-    ``details`` fill the code's detail template (``param``, ``reason``, ``action`` …); without
-    them the plain documented message is used. ``message`` overrides both languages (scenarios).
+    ``details`` fill the code's detail template (``param``, ``reason``, ``action`` …); when a
+    template needs a detail that is missing (e.g. ``reason_zh`` for a Chinese reply) the plain
+    documented message is used. ``message`` overrides both languages (scenarios).
     """
 
     def __init__(self, code: str, *, message: str | None = None, **details: str) -> None:

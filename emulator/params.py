@@ -27,6 +27,8 @@ FORM = "application/x-www-form-urlencoded"
 V1_COMMON = frozenset({"Action", "Version", "Region", "Timestamp", "Nonce", "SecretId",
                        "Signature", "SignatureMethod", "Token", "Language", "RequestClient"})
 NONCE_MAX = 2**63 - 1
+_SPLIT = "Url key and value should be splited by `=`."
+_SPLIT_ZH = "Url 的键和值应该用`=`分隔。"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,7 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
     seen: set[str] = set()
     for name, _ in pairs:
         if not name:
-            raise ApiError("InvalidParameter", reason="Url key and value should be splited by `=`.")
+            raise ApiError("InvalidParameter", reason=_SPLIT, reason_zh=_SPLIT_ZH)
         if name in seen:
             raise ApiError("InvalidParameter", reason=f"Parameter `{name}` is given twice.")
         seen.add(name)
@@ -113,7 +115,7 @@ def _split_pairs(text: str) -> list[tuple[str, str]]:
             continue
         name, sep, value = item.partition("=")
         if not sep:
-            raise ApiError("InvalidParameter", reason="Url key and value should be splited by `=`.")
+            raise ApiError("InvalidParameter", reason=_SPLIT, reason_zh=_SPLIT_ZH)
         pairs.append((_decode(name), _decode(value)))
     return pairs
 
@@ -177,7 +179,8 @@ def parse_timestamp(value: str | None) -> int:
     """The ``Timestamp`` as an integer, or the errors users see for it."""
     text = require(value, "Timestamp")
     if not text.isdigit() or len(text) > 12:
-        raise ApiError("InvalidParameter", reason="Parameter `Timestamp` type error.")
+        raise ApiError("InvalidParameter", reason="Parameter `Timestamp` type error.",
+                       reason_zh="参数`Timestamp`取值类型错误。")
     return int(text)
 
 
@@ -185,4 +188,5 @@ def check_nonce(value: str | None) -> None:
     """Any integer 0..2**63-1 (Node can send 0, Python up to sys.maxsize)."""
     text = require(value, "Nonce")
     if not text.isdigit() or int(text) > NONCE_MAX:
-        raise ApiError("InvalidParameter", reason="Parameter `Nonce` type error.")
+        raise ApiError("InvalidParameter", reason="Parameter `Nonce` type error.",
+                       reason_zh="参数`Nonce`取值类型错误。")

@@ -122,14 +122,17 @@ class RequestValidator:
             expected = error.validator_value
             wanted = " or ".join(expected) if isinstance(expected, list) else str(expected)
             return [self._entry("InvalidParameter", name,
-                                f"Parameter `{_shown(name)}` type error, expected {wanted}.")]
+                                f"Parameter `{_shown(name)}` type error, expected {wanted}.",
+                                f"参数`{_shown(name)}`取值类型错误。参数类型应为 {wanted}")]
         return [self._entry("InvalidParameterValue", name,
                             _value_reason(_shown(name), str(keyword), error.validator_value))]
 
     @staticmethod
-    def _entry(code: str, name: str, reason: str | None = None) -> tuple[int, str, ApiError]:
+    def _entry(code: str, name: str, reason: str | None = None,
+               reason_zh: str | None = None) -> tuple[int, str, ApiError]:
+        details = {"reason_zh": reason_zh} if reason_zh else {}
         error = (ApiError(code, param=_shown(name)) if reason is None
-                 else ApiError(code, reason=reason))
+                 else ApiError(code, reason=reason, **details))
         return (_RANK[code], name, error)
 
     def from_flat(self, flat: Mapping[str, str]) -> dict[str, Any]:
@@ -239,4 +242,5 @@ def check_segmentation_options(params: Mapping[str, Any]) -> None:
                        "expected object.")
     if not any(value is True for value in options.values()):
         raise ApiError("InvalidParameterValue",
-                       reason="At least one member of `SegmentationOptions` must be true.")
+                       reason="At least one member of `SegmentationOptions` must be true.",
+                       reason_zh="`SegmentationOptions`中至少要有一个选项为true。")

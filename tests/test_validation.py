@@ -100,9 +100,10 @@ def test_wrong_type(validator: RequestValidator, params: dict[str, Any], name: s
     error = _error(validator, params)
     assert error.code == "InvalidParameter"
     reason = f"Parameter `{name}` type error, expected {expected}."
-    assert error.details == {"reason": reason}
-    assert error.message("en-US") == f"Incorrect parameter: {reason}"
-    assert error.message("zh-CN") == f"参数错误：{reason}"
+    assert error.details == {"reason": reason,
+                             "reason_zh": f"参数`{name}`取值类型错误。参数类型应为 {expected}"}
+    assert error.message("en-US") == reason
+    assert error.message("zh-CN") == f"参数`{name}`取值类型错误。参数类型应为 {expected}"
 
 
 @pytest.mark.parametrize("params", [[], "x", 3, None, True, [{"SegmentationOptions": {}}]])
@@ -119,7 +120,8 @@ def test_other_schema_failures_are_invalid_parameter_value() -> None:
     error = _error(validator, {"N": -1})
     assert error.code == "InvalidParameterValue"
     assert error.details == {"reason": "Parameter `N` must be >= 0."}
-    assert error.message("en-US") == "Invalid parameter value: Parameter `N` must be >= 0."
+    assert error.message("en-US") == "Parameter `N` must be >= 0."
+    assert error.message("zh-CN") == "参数取值错误。"  # no Chinese reason: the plain message
     error = _error(validator, {"E": "URL"})
     assert error.details == {"reason": 'Parameter `E` must be one of "base64", "url".'}
 
@@ -178,9 +180,9 @@ def test_segmentation_options_need_one_true_member() -> None:
         error = caught.value
         assert error.code == "InvalidParameterValue"
         reason = "At least one member of `SegmentationOptions` must be true."
-        assert error.details == {"reason": reason}
-        assert error.message("en-US") == f"Invalid parameter value: {reason}"
-        assert error.message("zh-CN") == f"参数取值错误：{reason}"
+        assert error.details["reason"] == reason
+        assert error.message("en-US") == reason
+        assert error.message("zh-CN") == "`SegmentationOptions`中至少要有一个选项为true。"
 
 
 @pytest.mark.parametrize(("params", "code"), [
