@@ -1,0 +1,134 @@
+"""Packaging: the wheel carries fixtures and schemas; the container's start command and health
+check work; docker-compose.yml is valid Compose (checked by a strict Compose-spec parser)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from compose_spec import PyCompose
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the emulator exited early"
+        try:
+            with urllib.request.urlopen(url + "/_emulator/health", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("the emulator did not become healthy")
+
+
+@contextmanager
+def _serving(command: list[str], env: dict[str, str], port: int,
+             cwd: Path | None = None) -> Iterator[None]:
+    """Run ``command`` until healthy; on exit, SIGTERM must end it with status 0."""
+    with subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE) as proc:
+        try:
+            _wait_healthy(f"http://127.0.0.1:{port}", proc)
+            yield
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err.decode()
+
+
+def _compose() -> dict:  # type: ignore[type-arg]
+    return PyCompose.from_yaml((ROOT / "docker-compose.yml").read_text()).to_dict()
+
+
+def test_compose_file_is_valid_compose() -> None:
+    service = _compose()["services"]["bda-emulator"]
+    assert "9527:9527" in json.dumps(service["ports"])
+    assert service["environment"]["BDA_EMULATOR_HOST"] == "0.0.0.0"
+    volume = service["volumes"][0]
+    assert volume["read_only"] is True and volume["target"] == "/config"
+    assert service["healthcheck"]["test"][:2] == ["CMD", "python"]
+    assert "curl" not in json.dumps(service["healthcheck"])
+
+
+def test_compose_validator_is_strict() -> None:
+    with pytest.raises(ValueError):
+        PyCompose.from_yaml("services:\n  x:\n    image: a\n    healthcheck:\n"
+                            "      interval: soon\n")
+
+
+def _dockerfile() -> tuple[dict[str, str], list[str]]:
+    """ENV and ENTRYPOINT + CMD of the final stage."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    env: dict[str, str] = {}
+    command: list[str] = []
+    for line in text.splitlines():
+        word, _, rest = line.strip().partition(" ")
+        if word == "FROM":
+            env, command = {}, []
+        elif word == "ENV":
+            env.update(item.split("=", 1) for item in shlex.split(rest))
+        elif word in ("ENTRYPOINT", "CMD"):
+            command += json.loads(rest)
+    return env, command
+
+
+def test_image_start_command_and_health_check_work_locally() -> None:
+    env, command = _dockerfile()
+    assert command == ["bda-emulator", "serve"]
+    port = _free_port()
+    env.update(BDA_EMULATOR_HOST="127.0.0.1", BDA_EMULATOR_PORT=str(port))  # loopback in tests
+    with _serving([str(BIN / command[0]), *command[1:]], {**os.environ, **env}, port):
+        check = _compose()["services"]["bda-emulator"]["healthcheck"]["test"][1:]
+        check = [part.replace("9527", str(port)) for part in check]
+        check[0] = sys.executable
+        assert subprocess.run(check, timeout=10).returncode == 0
+
+
+def test_wheel_carries_data_and_runs_from_an_install(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--wheel-dir", str(tmp_path / "dist"), str(ROOT)], check=True, timeout=300)
+    wheel = next((tmp_path / "dist").glob("bda_emulator-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in ("emulator/_data/fixtures/credentials.json", "emulator/_data/fixtures/urls.json",
+                   "emulator/_data/fixtures/images/portrait.jpg",
+                   "emulator/_data/schemas/SegmentCustomizedPortraitPic.request.schema.json",
+                   "emulator/_data/schemas/credentials.schema.json", "emulator/py.typed"):
+        assert needed in names
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--target", str(target), str(wheel)], check=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    probe = ("import emulator.resources as r; print(r.__file__); "
+             "print(r.data_dir('fixtures')); print(r.data_dir('schemas'))")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                         cwd=tmp_path, text=True, check=True).stdout.split()
+    assert all(line.startswith(str(target)) for line in out), out
+    port = _free_port()
+    with _serving([sys.executable, "-m", "emulator", "--port", str(port)], env, port, tmp_path):
+        from tests.helpers import bda, segment_request
+        resp = bda(f"127.0.0.1:{port}").SegmentCustomizedPortraitPic(segment_request({
+            "Url": "https://liudehua-9527.cos.ap-guangzhou.myqcloud.com/input.jpeg",
+            "SegmentationOptions": {"Head": True}}))
+        assert resp.ImageRects[0].Label == "Head"
