@@ -1,38 +1,49 @@
 """``create_app(settings)``: app state under typed keys, the API route, the admin routes.
 
-The data path of one API request, outermost first: request id → reply envelope (catches every
-error) → method and size limits → gateway checks (signature, common parameters) → action
-handler (schema validation, image input, segmentation) → reply.
+The data path of one API request, outermost first: request id → journal and coverage (record
+every outcome) → reply envelope (catches every error) → method and size limits → scenario
+effects (matched on facts read best effort, before any check, so a scenario can fail a request
+that would fail authentication) → gateway checks (signature, common parameters) → action handler
+(schema validation, image input, segmentation) → reply. Transport faults bypass the envelope.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from emulator import admin
+from emulator import admin, faults
 from emulator.actions import ACTIONS, Services
 from emulator.clock import Clock
 from emulator.credentials import Credentials
+from emulator.edge import EmulatorRunner
 from emulator.envelope import failure, new_request_id, success
 from emulator.errors import ApiError, Language
+from emulator.facts import Facts, gather
 from emulator.fetch import FetchPolicy, UrlMap, make_session
 from emulator.gateway import admit
+from emulator.journal import OK, Coverage, Entry, Journal
+from emulator.keys import CLOCK, COVERAGE, CREDENTIALS, JOURNAL, SCENARIOS, SERVICES, SETTINGS
 from emulator.limits import body_limit, check_query, drain, read_body
 from emulator.params import RawRequest, language_of
 from emulator.results import ResultCache
+from emulator.scenarios import ScenarioError, ScenarioStore, load_paths
 from emulator.settings import Settings
 from emulator.validation import RequestValidator
 
 log = logging.getLogger("bda_emulator")
 
-SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Clock)
-CREDENTIALS = web.AppKey("credentials", Credentials)
-SERVICES = web.AppKey("services", Services)
+__all__ = ["CLOCK", "COVERAGE", "CREDENTIALS", "JOURNAL", "SCENARIOS", "SERVICES", "SETTINGS",
+           "api", "create_app", "make_runner"]
+
+SCENARIO_HEADER = "x-emulator-scenario"
+#: Bodies above this size are read for facts off the event loop (base64 decode, sha256).
+FACTS_INLINE_BYTES = 256 * 1024
 
 #: aiohttp's parser limits, raised so a 32 KB GET request line is served, not refused.
 MAX_LINE_SIZE = 64 * 1024
@@ -46,6 +57,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app[SETTINGS] = settings
     app[CLOCK] = clock or Clock()
     app[CREDENTIALS] = Credentials.load(settings.credentials_path)
+    now = app[CLOCK].now()
+    app[SCENARIOS] = ScenarioStore(load_paths(settings.scenarios, now), now)
+    app[JOURNAL] = Journal(settings.journal_size)
+    app[COVERAGE] = Coverage(now)
     app.cleanup_ctx.append(_services)
     admin.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", api)
@@ -73,19 +88,87 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 
 async def api(request: web.Request) -> web.StreamResponse:
-    """Every non-admin request: answered with the Tencent envelope, whatever it holds."""
-    request_id = new_request_id()
+    """Every non-admin request: recorded, exposed to scenarios, answered with the envelope."""
+    app = request.app
+    started = time.perf_counter()
+    at = app[CLOCK].now()
+    trace = _Trace(new_request_id())
+    try:
+        return await _serve(request, trace)
+    finally:
+        facts = trace.facts
+        app[JOURNAL].record(Entry(
+            time=at, request_id=trace.request_id, code=trace.code,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            http_method=request.method, action=facts.action, secret_id=facts.secret_id,
+            region=facts.region, signature_method=facts.signature_method,
+            options=facts.selected, image_sha256=facts.image_sha256,
+            image_bytes=facts.image_bytes, image_width=facts.image_width,
+            image_height=facts.image_height, rules=tuple(trace.rules)))
+        app[COVERAGE].count(trace.code)
+
+
+class _Trace:
+    """What the journal learns while one request is served."""
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.code = "InternalError"
+        self.facts = Facts()
+        self.rules: list[str] = []
+
+
+async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
+    app = request.app
     language: Language = "zh-CN" if request.headers.get("X-TC-Language") == "zh-CN" else "en-US"
     try:
         raw = await _read(request)
         language = language_of(raw)
-        return success(await _dispatch(request.app, raw), request_id)
+        trace.facts = await _facts(app, raw)
+        try:
+            decision = app[SCENARIOS].decide(trace.facts, app[CLOCK].now(),
+                                             raw.headers.get(SCENARIO_HEADER))
+        except ScenarioError as exc:  # an unknown X-Emulator-Scenario: say so to the client
+            raise ApiError("InvalidParameter", reason=str(exc)) from exc
+        trace.rules = decision.rules
+        if decision.delay > 0:
+            await asyncio.sleep(decision.delay)
+        effect = decision.effect
+        if isinstance(effect, faults.TransportFault):
+            trace.code = effect.label
+
+            async def real() -> web.Response:
+                return (await _answer(app, raw, language, trace.request_id))[0]
+
+            return await faults.apply(effect, request, real)
+        if isinstance(effect, faults.ErrorEffect):
+            raise effect.error()
+        response, trace.code = await _answer(app, raw, language, trace.request_id)
+        return response
     except ApiError as error:
-        return failure(error, language, request_id)
+        trace.code = error.code
+        return failure(error, language, trace.request_id)
     except Exception:  # the envelope must hold even for emulator bugs
         log.exception("internal error serving %s %s (RequestId %s)", request.method,
-                      request.path, request_id)
-        return failure(ApiError("InternalError"), language, request_id)
+                      request.path, trace.request_id)
+        trace.code = "InternalError"
+        return failure(ApiError("InternalError"), language, trace.request_id)
+
+
+async def _answer(app: web.Application, raw: RawRequest, language: Language,
+                  request_id: str) -> tuple[web.Response, str]:
+    """Normal processing: the reply and its outcome code."""
+    try:
+        return success(await _dispatch(app, raw), request_id), OK
+    except ApiError as error:
+        return failure(error, language, request_id), error.code
+
+
+async def _facts(app: web.Application, raw: RawRequest) -> Facts:
+    if len(raw.body) <= FACTS_INLINE_BYTES:
+        return gather(raw)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(app[SERVICES].executor, gather, raw)
 
 
 async def _read(request: web.Request) -> RawRequest:
@@ -113,6 +196,7 @@ async def _dispatch(app: web.Application, raw: RawRequest) -> dict[str, object]:
 
 
 def make_runner(app: web.Application) -> web.AppRunner:
-    """An AppRunner with the parser limits the contract needs."""
-    return web.AppRunner(app, access_log=None, max_line_size=MAX_LINE_SIZE,
-                         max_field_size=MAX_FIELD_SIZE)
+    """An AppRunner with the parser limits the contract needs, whose server answers even
+    unparsable requests with the envelope (:mod:`emulator.edge`)."""
+    return EmulatorRunner(app, access_log=None, max_line_size=MAX_LINE_SIZE,
+                          max_field_size=MAX_FIELD_SIZE)

@@ -11,11 +11,13 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 
 from emulator.app import create_app, make_runner
 from emulator.credentials import CredentialsError
+from emulator.scenarios import ScenarioError
 from emulator.settings import Settings, SettingsError
 
 _FLAGS = (
@@ -32,6 +34,8 @@ _FLAGS = (
     ("url_max_bytes", "largest image a Url may return (default 3932160)"),
     ("url_allowed_hosts", "comma-separated hosts Url fetches may reach besides loopback"),
     ("url_allow_private", "let Url fetches reach private (RFC 1918) addresses: true/false"),
+    ("journal_size", "requests the journal keeps, oldest dropped first (default 1000)"),
+    ("admin_token", "require header X-Emulator-Token on admin calls except /health"),
 )
 
 
@@ -46,12 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
         env = "BDA_EMULATOR_" + name.upper()
         parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
                             help=f"{text} [env {env}]")
+    parser.add_argument("--scenario", "--scenarios", dest="scenarios", action="append",
+                        default=None, metavar="PATH",
+                        help="scenario file or folder to load at start; repeatable "
+                             "[env BDA_EMULATOR_SCENARIOS, os.pathsep-separated]")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    overrides = {name: getattr(args, name) for name, _ in _FLAGS}
+    overrides: dict[str, object] = {name: getattr(args, name) for name, _ in _FLAGS}
+    if args.scenarios:
+        overrides["scenarios"] = tuple(Path(p) for p in args.scenarios)
     try:
         settings = Settings.load(overrides=overrides)
     except (SettingsError, CredentialsError) as exc:
@@ -60,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         asyncio.run(_serve(settings))
-    except (SettingsError, CredentialsError, OSError) as exc:
+    except (SettingsError, CredentialsError, ScenarioError, OSError) as exc:
         print(f"bda-emulator: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -11,6 +11,7 @@ is v1, GET is v3 when it carries ``Authorization`` and v1 otherwise.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -27,6 +28,7 @@ FORM = "application/x-www-form-urlencoded"
 V1_COMMON = frozenset({"Action", "Version", "Region", "Timestamp", "Nonce", "SecretId",
                        "Signature", "SignatureMethod", "Token", "Language", "RequestClient"})
 NONCE_MAX = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]+")
 _SPLIT = "Url key and value should be splited by `=`."
 _SPLIT_ZH = "Url 的键和值应该用`=`分隔。"
 
@@ -178,7 +180,7 @@ def require(value: str | None, name: str) -> str:
 def parse_timestamp(value: str | None) -> int:
     """The ``Timestamp`` as an integer, or the errors users see for it."""
     text = require(value, "Timestamp")
-    if not text.isdigit() or len(text) > 12:
+    if not _DIGITS.fullmatch(text) or len(text) > 12:
         raise ApiError("InvalidParameter", reason="Parameter `Timestamp` type error.",
                        reason_zh="参数`Timestamp`取值类型错误。")
     return int(text)
@@ -187,6 +189,6 @@ def parse_timestamp(value: str | None) -> int:
 def check_nonce(value: str | None) -> None:
     """Any integer 0..2**63-1 (Node can send 0, Python up to sys.maxsize)."""
     text = require(value, "Nonce")
-    if not text.isdigit() or int(text) > NONCE_MAX:
+    if not _DIGITS.fullmatch(text) or len(text) > 19 or int(text) > NONCE_MAX:
         raise ApiError("InvalidParameter", reason="Parameter `Nonce` type error.",
                        reason_zh="参数`Nonce`取值类型错误。")

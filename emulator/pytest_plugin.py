@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -89,7 +90,7 @@ class BdaEmulator:
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """The journal, optionally filtered by ``since``, ``code``, ``secret_id``."""
-        query = "&".join(f"{k}={urllib.request.quote(str(v))}" for k, v in filters.items())
+        query = "&".join(f"{k}={urllib.parse.quote(str(v))}" for k, v in filters.items())
         answer = self.admin("GET", "requests" + (f"?{query}" if query else ""))
         return list(answer["requests"])
 

@@ -38,6 +38,9 @@ class Settings:
     url_max_bytes: int = 3_932_160
     url_allowed_hosts: tuple[str, ...] = ()
     url_allow_private: bool = False
+    scenarios: tuple[Path, ...] = ()
+    journal_size: int = 1000
+    admin_token: str | None = None
 
     @property
     def credentials_path(self) -> Path:
@@ -82,6 +85,11 @@ class Settings:
                  "seconds > 0")
         _require(self.url_timeout > 0, "url_timeout", self.url_timeout, "seconds > 0")
         _require(self.url_max_bytes > 0, "url_max_bytes", self.url_max_bytes, "bytes > 0")
+        _require(self.journal_size >= 1, "journal_size", self.journal_size, "an integer >= 1")
+        _require(self.admin_token is None or self.admin_token.strip() != "", "admin_token",
+                 self.admin_token, "a non-blank token")
+        for path in self.scenarios:
+            _require(Path(path).exists(), "scenarios", str(path), "an existing file or folder")
         for name in ("credentials", "url_map"):
             path = getattr(self, name)
             _require(path is None or Path(path).is_file(), name, path, "an existing file")
@@ -102,6 +110,10 @@ def _bool(text: str) -> bool:
     raise ValueError(text)
 
 
+def _paths(text: str) -> tuple[Path, ...]:
+    return tuple(Path(p) for p in text.split(os.pathsep) if p)
+
+
 def _hosts(text: str) -> tuple[str, ...]:
     return tuple(h.strip().lower() for h in text.split(",") if h.strip())
 
@@ -110,7 +122,7 @@ _CASTS: dict[str, Callable[[str], Any]] = {
     "host": str, "port": int, "credentials": Path, "signature_ttl": int, "max_subjects": int,
     "cache_size": int, "compute_threads": int, "url_map": Path, "url_connect_timeout": float,
     "url_timeout": float, "url_max_bytes": int, "url_allowed_hosts": _hosts,
-    "url_allow_private": _bool,
+    "url_allow_private": _bool, "scenarios": _paths, "journal_size": int, "admin_token": str,
 }
 
 

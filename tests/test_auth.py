@@ -177,7 +177,8 @@ def test_official_signer_verifies_and_one_byte_change_fails(
        sha256=st.booleans())
 def test_official_v1_signer_verifies(params: dict[str, str], sha256: bool) -> None:
     method = "HmacSHA256" if sha256 else "HmacSHA1"
-    pairs = [(k.replace("_", "."), v) for k, v in params.items()]
+    pairs = [(k.replace("_", "."), v) for k, v in params.items()
+             if k.replace("_", ".") != "Signature"]  # the one name never signed
     sts = "POST127.0.0.1:9527/?" + "&".join(f"{k}={v}" for k, v in sorted(pairs))
     signature = Sign.sign("secret", sts, method)
     assert auth.verify_v1(secret_key="secret", method="POST", host="127.0.0.1:9527",

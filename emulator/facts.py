@@ -1,0 +1,109 @@
+"""What can be known about a request before the gateway checks it, best effort, never failing.
+
+Scenarios match on these facts *before* signature and parameter checks, so a scenario can fail
+a request that would otherwise fail authentication; the journal records them. Nothing here
+raises: a part that cannot be read is simply unknown (``None``). The secret key, the signature
+and the base64 payload never leave this module — only the image's sha256, size and dimensions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from emulator import images
+from emulator.errors import ApiError
+from emulator.params import FORM, RawRequest, signature_method
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+_OPTIONS_PREFIX = "SegmentationOptions."
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """A request as scenarios and the journal see it."""
+
+    action: str | None = None
+    secret_id: str | None = None
+    region: str | None = None
+    signature_method: str | None = None
+    options: Mapping[str, bool] = field(default_factory=dict)
+    url: str | None = None
+    image_sha256: str | None = None
+    image_bytes: int | None = None
+    image_width: int | None = None
+    image_height: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """The segmentation options set to true."""
+        return tuple(name for name, on in self.options.items() if on)
+
+
+def gather(raw: RawRequest) -> Facts:
+    """Read what the request says about itself, without validating any of it."""
+    try:
+        method: str | None = signature_method(raw)
+    except ApiError:
+        method = None
+    flat = _pairs(raw.query) if raw.method == "GET" else {}
+    if raw.method == "POST" and raw.media_type == FORM:
+        flat = _pairs(raw.body.decode("latin-1"))
+    params = _json_object(raw.body) if raw.method == "POST" and not flat else None
+    h = raw.headers
+    credential = _CREDENTIAL.search(h.get("authorization", ""))
+    options: Mapping[str, object]
+    if params is not None:
+        given = params.get("SegmentationOptions")
+        options = given if isinstance(given, dict) else {}
+        url, image = params.get("Url"), params.get("Image")
+    else:
+        options = {k[len(_OPTIONS_PREFIX):]: v.lower() == "true"
+                   for k, v in flat.items() if k.startswith(_OPTIONS_PREFIX)}
+        url, image = flat.get("Url"), flat.get("Image")
+    return Facts(
+        action=h.get("x-tc-action") or flat.get("Action"),
+        secret_id=credential.group(1) if credential else flat.get("SecretId"),
+        region=h.get("x-tc-region") or flat.get("Region"),
+        signature_method=method,
+        options={k: v for k, v in options.items() if isinstance(v, bool)},
+        url=url if isinstance(url, str) and url else None,
+        headers=h,
+        **_image_facts(image))
+
+
+def _pairs(text: str) -> dict[str, str]:
+    try:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    except ValueError:
+        return {}
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _image_facts(image: object) -> dict[str, Any]:
+    if not isinstance(image, str) or not image:
+        return {}
+    try:
+        data = images.decode_base64(image)
+    except ApiError:
+        return {}
+    found: dict[str, Any] = {"image_sha256": hashlib.sha256(data).hexdigest(),
+                             "image_bytes": len(data)}
+    with contextlib.suppress(ApiError):
+        found["image_width"], found["image_height"] = images.header_size(
+            data, images.sniff_format(data))
+    return found

@@ -1,0 +1,116 @@
+"""A bounded record of API requests and their outcomes, and which documented codes were answered.
+
+The journal holds metadata only — never a secret key, a signature or the base64 payload — so it
+can be dumped into CI logs. It is a ring buffer: the oldest entries fall out past ``size``.
+Coverage counts every outcome since the last reset, independent of the ring's size, and lists
+the documented codes the emulator never answered, grouped as the catalogue groups them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from emulator.errors import ACTION_CODES, BDA_CODES, CATALOGUE, COMMON_CODES
+
+OK = "OK"
+
+#: Coverage groups: the action's documented codes, the rest of bda's, the common ones.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "action": ACTION_CODES,
+    "bda": tuple(code for code in BDA_CODES if code not in ACTION_CODES),
+    "common": COMMON_CODES,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One API request as the journal shows it (``code`` is ``"OK"`` for a success)."""
+
+    time: float
+    request_id: str
+    code: str
+    latency_ms: float
+    http_method: str = ""
+    action: str | None = None
+    secret_id: str | None = None
+    region: str | None = None
+    signature_method: str | None = None
+    options: tuple[str, ...] = ()
+    image_sha256: str | None = None
+    image_bytes: int | None = None
+    image_width: int | None = None
+    image_height: int | None = None
+    rules: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["options"] = list(self.options)
+        data["rules"] = list(self.rules)
+        return data
+
+
+class Journal:
+    """The last ``size`` entries, oldest first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: deque[Entry] = deque(maxlen=size)
+        self.recorded = 0
+
+    def record(self, entry: Entry) -> None:
+        self._entries.append(entry)
+        self.recorded += 1
+
+    def query(self, *, since: float | None = None, code: str | None = None,
+              secret_id: str | None = None) -> list[Entry]:
+        """Entries at or after ``since`` (epoch seconds) with the given code and SecretId."""
+        return [e for e in self._entries
+                if (since is None or e.time >= since) and (code is None or e.code == code)
+                and (secret_id is None or e.secret_id == secret_id)]
+
+    def clear(self) -> int:
+        """Forget every entry; returns how many there were."""
+        removed = len(self._entries)
+        self._entries.clear()
+        self.recorded = 0
+        return removed
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._entries)
+
+
+class Coverage:
+    """How often each outcome was answered since ``since``."""
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        self._counts: Counter[str] = Counter()
+
+    def count(self, code: str) -> None:
+        self._counts[code] += 1
+
+    def reset(self, since: float) -> None:
+        self.since = since
+        self._counts.clear()
+
+    def report(self) -> dict[str, Any]:
+        """Returned and never-returned documented codes per group, plus the other outcomes."""
+        groups = {name: _group(codes, self._counts) for name, codes in GROUPS.items()}
+        others = {code: n for code, n in sorted(self._counts.items())
+                  if code != OK and code not in CATALOGUE}
+        return {"since": self.since, "requests": sum(self._counts.values()),
+                "ok": self._counts[OK], "documented": len(CATALOGUE),
+                "returned": {c: n for g in groups.values() for c, n in g["returned"].items()},
+                "never": [c for g in groups.values() for c in g["never"]],
+                "groups": groups, "transport": others}
+
+
+def _group(codes: Iterable[str], counts: Counter[str]) -> dict[str, Any]:
+    returned = {code: counts[code] for code in codes if counts[code]}
+    return {"returned": returned, "never": [code for code in codes if not counts[code]]}
