@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from emulator import admin, faults
+from emulator import accesslog, admin, faults
 from emulator.actions import ACTIONS, Services
 from emulator.clock import Clock
 from emulator.credentials import Credentials
@@ -97,15 +97,17 @@ async def api(request: web.Request) -> web.StreamResponse:
         return await _serve(request, trace)
     finally:
         facts = trace.facts
-        app[JOURNAL].record(Entry(
+        entry = Entry(
             time=at, request_id=trace.request_id, code=trace.code,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
             http_method=request.method, action=facts.action, secret_id=facts.secret_id,
             region=facts.region, signature_method=facts.signature_method,
             options=facts.selected, image_sha256=facts.image_sha256,
             image_bytes=facts.image_bytes, image_width=facts.image_width,
-            image_height=facts.image_height, rules=tuple(trace.rules)))
+            image_height=facts.image_height, rules=tuple(trace.rules))
+        app[JOURNAL].record(entry)
         app[COVERAGE].count(trace.code)
+        accesslog.emit(entry, app[SETTINGS].log_format)
 
 
 class _Trace:

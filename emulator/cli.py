@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,9 +14,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from emulator import accesslog
 from emulator.app import create_app, make_runner
+from emulator.codes import rows
 from emulator.credentials import CredentialsError
-from emulator.scenarios import ScenarioError
+from emulator.scenarios import ScenarioError, load_file
 from emulator.settings import Settings, SettingsError
 
 _FLAGS = (
@@ -36,6 +37,7 @@ _FLAGS = (
     ("url_allow_private", "let Url fetches reach private (RFC 1918) addresses: true/false"),
     ("journal_size", "requests the journal keeps, oldest dropped first (default 1000)"),
     ("admin_token", "require header X-Emulator-Token on admin calls except /health"),
+    ("log_format", "request log lines: text or json (default text)"),
 )
 
 
@@ -43,9 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bda-emulator",
         description="Offline emulator of Tencent Cloud bda 2020-03-24 "
-                    "SegmentCustomizedPortraitPic.")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve"],
+                    "SegmentCustomizedPortraitPic. Commands: serve (default) runs the "
+                    "emulator; check-scenario FILE... validates scenario files; codes lists "
+                    "every documented error code with both messages and its natural input.",
+        epilog="Every option also reads its environment variable; the flag wins.")
+    parser.add_argument("command", nargs="?", default="serve",
+                        choices=["serve", "check-scenario", "codes"],
                         help="what to do (default: serve)")
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="check-scenario: scenario files or folders to validate")
     for name, text in _FLAGS:
         env = "BDA_EMULATOR_" + name.upper()
         parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
@@ -58,7 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "codes":
+        return _codes()
+    if args.command == "check-scenario":
+        if not args.files:
+            parser.error("check-scenario needs at least one FILE")
+        return _check_scenarios([Path(p) for p in args.files])
+    if args.files:
+        parser.error(f"unexpected arguments: {' '.join(args.files)}")
     overrides: dict[str, object] = {name: getattr(args, name) for name, _ in _FLAGS}
     if args.scenarios:
         overrides["scenarios"] = tuple(Path(p) for p in args.scenarios)
@@ -67,13 +84,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, CredentialsError) as exc:
         print(f"bda-emulator: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    accesslog.configure(settings.log_format)
     try:
         asyncio.run(_serve(settings))
     except (SettingsError, CredentialsError, ScenarioError, OSError) as exc:
         print(f"bda-emulator: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _codes() -> int:
+    """Every documented code, tab-separated: code, group, zh-CN, en-US, natural input."""
+    print("code\tgroup\tzh-CN\ten-US\tnatural input")
+    for row in rows():
+        print("\t".join(row))
+    return 0
+
+
+def _check_scenarios(paths: list[Path]) -> int:
+    """Validate each file (folders: every ``*.json`` below); 1 if any is invalid."""
+    failed = 0
+    for path in paths:
+        files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+        for file in files:
+            try:
+                scenario = load_file(file)
+            except ScenarioError as exc:
+                failed += 1
+                print(f"{exc}", file=sys.stderr)
+            else:
+                print(f"{file}: ok ({scenario.name}, {len(scenario.rules)} rules)")
+    return 1 if failed else 0
 
 
 async def _serve(settings: Settings) -> None:

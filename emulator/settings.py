@@ -41,6 +41,7 @@ class Settings:
     scenarios: tuple[Path, ...] = ()
     journal_size: int = 1000
     admin_token: str | None = None
+    log_format: str = "text"
 
     @property
     def credentials_path(self) -> Path:
@@ -85,6 +86,8 @@ class Settings:
                  "seconds > 0")
         _require(self.url_timeout > 0, "url_timeout", self.url_timeout, "seconds > 0")
         _require(self.url_max_bytes > 0, "url_max_bytes", self.url_max_bytes, "bytes > 0")
+        _require(self.log_format in ("text", "json"), "log_format", self.log_format,
+                 "`text` or `json`")
         _require(self.journal_size >= 1, "journal_size", self.journal_size, "an integer >= 1")
         _require(self.admin_token is None or self.admin_token.strip() != "", "admin_token",
                  self.admin_token, "a non-blank token")
@@ -122,7 +125,8 @@ _CASTS: dict[str, Callable[[str], Any]] = {
     "host": str, "port": int, "credentials": Path, "signature_ttl": int, "max_subjects": int,
     "cache_size": int, "compute_threads": int, "url_map": Path, "url_connect_timeout": float,
     "url_timeout": float, "url_max_bytes": int, "url_allowed_hosts": _hosts,
-    "url_allow_private": _bool, "scenarios": _paths, "journal_size": int, "admin_token": str,
+    "url_allow_private": _bool, "log_format": str, "scenarios": _paths, "journal_size": int,
+    "admin_token": str,
 }
 
 
