@@ -182,7 +182,8 @@ async def _read(request: web.Request) -> RawRequest:
     headers = {k.lower(): v for k, v in reversed(list(request.headers.items()))}
     raw = RawRequest(request.method, path, query, headers, b"")
     limit = body_limit(request.method, raw.media_type)
-    body = await read_body(request.content, request.content_length, limit)
+    body = await read_body(request.content, request.content_length, limit,
+                           timeout=request.app[SETTINGS].read_timeout)
     if request.method == "GET":
         check_query(target)
     return RawRequest(request.method, path, query, headers, body)
@@ -200,5 +201,5 @@ async def _dispatch(app: web.Application, raw: RawRequest) -> dict[str, object]:
 def make_runner(app: web.Application) -> web.AppRunner:
     """An AppRunner with the parser limits the contract needs, whose server answers even
     unparsable requests with the envelope (:mod:`emulator.edge`)."""
-    return EmulatorRunner(app, access_log=None, max_line_size=MAX_LINE_SIZE,
-                          max_field_size=MAX_FIELD_SIZE)
+    return EmulatorRunner(app, head_timeout=app[SETTINGS].read_timeout, access_log=None,
+                          max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE)

@@ -38,6 +38,7 @@ _FLAGS = (
     ("journal_size", "requests the journal keeps, oldest dropped first (default 1000)"),
     ("admin_token", "require header X-Emulator-Token on admin calls except /health"),
     ("log_format", "request log lines: text or json (default text)"),
+    ("read_timeout", "seconds a client may take to send a request head or body (default 30)"),
 )
 
 

@@ -24,6 +24,8 @@ from emulator.params import FORM, RawRequest, signature_method
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 _OPTIONS_PREFIX = "SegmentationOptions."
 
+MAX_FACT_CHARS = 256
+
 
 @dataclass(frozen=True, slots=True)
 class Facts:
@@ -69,14 +71,19 @@ def gather(raw: RawRequest) -> Facts:
                    for k, v in flat.items() if k.startswith(_OPTIONS_PREFIX)}
         url, image = flat.get("Url"), flat.get("Image")
     return Facts(
-        action=h.get("x-tc-action") or flat.get("Action"),
-        secret_id=credential.group(1) if credential else flat.get("SecretId"),
-        region=h.get("x-tc-region") or flat.get("Region"),
+        action=_clip(h.get("x-tc-action") or flat.get("Action")),
+        secret_id=_clip(credential.group(1) if credential else flat.get("SecretId")),
+        region=_clip(h.get("x-tc-region") or flat.get("Region")),
         signature_method=method,
         options={k: v for k, v in options.items() if isinstance(v, bool)},
         url=url if isinstance(url, str) and url else None,
         headers=h,
         **_image_facts(image))
+
+
+def _clip(text: str | None) -> str | None:
+    """Facts end up in the journal: a hostile 60 KB header must not stay there whole."""
+    return text if text is None or len(text) <= MAX_FACT_CHARS else text[:MAX_FACT_CHARS] + "…"
 
 
 def _pairs(text: str) -> dict[str, str]:

@@ -7,6 +7,8 @@ connection early shows up in the SDKs as a network error instead of ``RequestSiz
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import StreamReader
 
 from emulator.errors import ApiError
@@ -32,8 +34,22 @@ def check_query(raw_target: str) -> None:
                        reason=f"a GET request may be {GET_LIMIT} bytes at most")
 
 
-async def read_body(stream: StreamReader, declared: int | None, limit: int) -> bytes:
-    """The whole body, or ``RequestSizeLimitExceeded`` after draining it (bounded memory)."""
+async def read_body(stream: StreamReader, declared: int | None, limit: int,
+                    timeout: float = 0.0) -> bytes:
+    """The whole body, or ``RequestSizeLimitExceeded`` after draining it (bounded memory).
+
+    A body that does not arrive within ``timeout`` seconds (0: no limit) is a slow client
+    holding a connection: ``FailedOperation.RequestTimeout``, and the connection is closed.
+    """
+    try:
+        async with asyncio.timeout(timeout or None):
+            return await _read_body(stream, declared, limit)
+    except TimeoutError:
+        raise ApiError("FailedOperation.RequestTimeout",
+                       message=f"The request body did not arrive within {timeout:g} s.") from None
+
+
+async def _read_body(stream: StreamReader, declared: int | None, limit: int) -> bytes:
     if declared is not None and declared > limit:
         await drain(stream)
         raise _too_large(limit)

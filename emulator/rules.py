@@ -29,6 +29,9 @@ from emulator.faults import (
 
 _FACTS = ("action", "secret_id", "region", "signature_method", "image_sha256")
 
+#: Distinct SecretIds a rate-limit rule keeps windows for; the oldest is forgotten first.
+MAX_RATE_KEYS = 10_000
+
 
 @dataclass(frozen=True, slots=True)
 class Ordinal:
@@ -123,6 +126,8 @@ class Rule:
         return effect
 
     def _count(self, key: str, now: float, per: float) -> int:
+        if key not in self._windows and len(self._windows) >= MAX_RATE_KEYS:
+            del self._windows[next(iter(self._windows))]  # bounded: forget the oldest key
         window = self._windows.setdefault(key, deque())
         while window and window[0] <= now - per:
             window.popleft()

@@ -42,6 +42,7 @@ class Settings:
     journal_size: int = 1000
     admin_token: str | None = None
     log_format: str = "text"
+    read_timeout: float = 30.0
 
     @property
     def credentials_path(self) -> Path:
@@ -86,6 +87,7 @@ class Settings:
                  "seconds > 0")
         _require(self.url_timeout > 0, "url_timeout", self.url_timeout, "seconds > 0")
         _require(self.url_max_bytes > 0, "url_max_bytes", self.url_max_bytes, "bytes > 0")
+        _require(self.read_timeout > 0, "read_timeout", self.read_timeout, "seconds > 0")
         _require(self.log_format in ("text", "json"), "log_format", self.log_format,
                  "`text` or `json`")
         _require(self.journal_size >= 1, "journal_size", self.journal_size, "an integer >= 1")
@@ -125,8 +127,8 @@ _CASTS: dict[str, Callable[[str], Any]] = {
     "host": str, "port": int, "credentials": Path, "signature_ttl": int, "max_subjects": int,
     "cache_size": int, "compute_threads": int, "url_map": Path, "url_connect_timeout": float,
     "url_timeout": float, "url_max_bytes": int, "url_allowed_hosts": _hosts,
-    "url_allow_private": _bool, "log_format": str, "scenarios": _paths, "journal_size": int,
-    "admin_token": str,
+    "url_allow_private": _bool, "log_format": str, "read_timeout": float, "scenarios": _paths,
+    "journal_size": int, "admin_token": str,
 }
 
 

@@ -1,0 +1,168 @@
+"""Bounded resources: oversized bodies, slow clients, deep JSON, bounded state."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from emulator.rules import MAX_RATE_KEYS
+from emulator.server import EmulatorServer
+from emulator.settings import Settings
+from tests.helpers import tc3_headers
+from tests.test_fuzz import _parse_raw, check_reply
+from tests.test_packaging import _free_port, _wait_healthy
+
+MIB = 1024 * 1024
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture(scope="module")
+def external() -> Iterator[tuple[int, int]]:
+    """An emulator in its own process, so its RSS is its own: (pid, port)."""
+    port = _free_port()
+    with subprocess.Popen([sys.executable, "-m", "emulator", "--port", str(port)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc)  # type: ignore[arg-type]
+        yield proc.pid, port
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+def _post_stream(port: int, head: bytes, chunks: Iterator[bytes]) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(head)
+        for chunk in chunks:
+            sock.sendall(chunk)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            data = sock.recv(65536)
+            if not data:
+                break
+            reply += data
+    return reply
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_100_mb_post_is_refused_with_bounded_memory(external: tuple[int, int],
+                                                    chunked: bool) -> None:
+    pid, port = external
+    before = _rss_kib(pid)
+    block = b"x" * MIB
+    host = f"127.0.0.1:{port}"
+    if chunked:
+        head = (f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n").encode()
+        body = (b"%x\r\n%s\r\n" % (len(block), block) for _ in range(100))
+        reply = _post_stream(port, head, iter([*body, b"0\r\n\r\n"]))
+    else:
+        head = (f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {100 * MIB}\r\n\r\n").encode()
+        reply = _post_stream(port, head, (block for _ in range(100)))
+    status, headers, body = _parse_raw(reply)
+    check_reply(status, headers, body, "POST")
+    assert json.loads(body)["Response"]["Error"]["Code"] == "RequestSizeLimitExceeded"
+    grown_mib = (_rss_kib(pid) - before) / 1024
+    assert grown_mib < 20, f"RSS grew by {grown_mib:.1f} MiB"
+
+
+@pytest.fixture
+def impatient() -> Iterator[EmulatorServer]:
+    with EmulatorServer(Settings(port=0, read_timeout=1.0)) as srv:
+        yield srv
+
+
+def test_slow_request_head_is_cut_off_and_others_are_served(impatient: EmulatorServer) -> None:
+    with socket.create_connection((impatient.host, impatient.port), timeout=10) as slow:
+        slow.sendall(b"POST / HTTP/1.1\r\n")
+        started = time.monotonic()
+        # meanwhile an ordinary request is answered at once
+        body = b"{}"
+        other = socket.create_connection((impatient.host, impatient.port), timeout=10)
+        with other:
+            headers = tc3_headers(impatient.endpoint, body)
+            other.sendall(b"POST / HTTP/1.1\r\n" + "".join(
+                f"{k}: {v}\r\n" for k, v in headers.items()).encode() +
+                b"Content-Length: 2\r\n\r\n" + body)
+            assert other.recv(65536).startswith(b"HTTP/1.1 200")
+        closed = False
+        for _ in range(10):  # one header byte a second
+            try:
+                slow.sendall(b"X")
+                if slow.recv(1, socket.MSG_DONTWAIT) == b"":
+                    closed = True
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.5)
+        assert closed, "the slow client kept its connection"
+        assert time.monotonic() - started < 5
+
+
+def test_slow_body_gets_request_timeout(impatient: EmulatorServer) -> None:
+    with socket.create_connection((impatient.host, impatient.port), timeout=10) as sock:
+        sock.sendall(f"POST / HTTP/1.1\r\nHost: {impatient.endpoint}\r\nContent-Type: "
+                     "application/json\r\nContent-Length: 100\r\n\r\n{".encode())
+        reply = b""
+        while not reply.rstrip().endswith(b"}"):
+            data = sock.recv(65536)
+            if not data:
+                break
+            reply += data
+    status, headers, body = _parse_raw(reply)
+    check_reply(status, headers, body, "POST")
+    assert json.loads(body)["Response"]["Error"]["Code"] == "FailedOperation.RequestTimeout"
+
+
+@pytest.mark.parametrize("body", [b"[" * 200_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+                                  b'{"SegmentationOptions": ' + b"[" * 100_000 + b"]" * 100_000
+                                  + b"}"])
+def test_deep_json_is_refused_without_recursion_errors(server: EmulatorServer,
+                                                       body: bytes) -> None:
+    import requests
+
+    resp = requests.post(server.url + "/", data=body, timeout=30,
+                         headers=tc3_headers(server.endpoint, body))
+    check_reply(resp.status_code, {k.lower(): v for k, v in resp.headers.items()},
+                resp.content, "POST")
+    assert resp.json()["Response"]["Error"]["Code"] == "InvalidParameter"
+
+
+def test_state_is_bounded_by_count() -> None:
+    from emulator.journal import Entry, Journal
+    from emulator.results import Reply, ResultCache
+
+    journal = Journal(10)
+    for i in range(50):
+        journal.record(Entry(time=i, request_id=str(i), code="OK", latency_ms=1))
+    assert len(journal.query()) == 10
+    cache = ResultCache(3, max_bytes=100)
+    for i in range(10):
+        cache.put((str(i), ()), Reply({}, 40))
+    assert len(cache) == 2  # 3 entries would exceed 100 bytes
+
+
+def test_rate_limit_windows_are_bounded_by_secret_id_count() -> None:
+    from emulator.rules import build_rule
+
+    rule = build_rule({"effect": {"rate_limit": {"limit": 1}}}, 0, "seed")
+    for i in range(MAX_RATE_KEYS + 50):
+        rule._count(f"AKID{i}", now=0.0, per=1.0)
+    assert len(rule._windows) == MAX_RATE_KEYS
+    assert "AKID0" not in rule._windows and f"AKID{MAX_RATE_KEYS + 49}" in rule._windows
