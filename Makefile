@@ -39,3 +39,7 @@ docs: $(VENV)/.test-installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
+
+## make bench: load and compute benchmark (about 1.5 min on 2 cores); writes benchmarks/results.md
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)

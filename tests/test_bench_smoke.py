@@ -1,0 +1,26 @@
+"""Smoke run of the benchmark: `benchmarks/bench.py --quick` completes and reports (no timings)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = "| scenario | size | concurrency | cached | req/s | p50 ms | p99 ms | errors | RSS MB |"
+
+
+@pytest.mark.slow
+def test_quick_benchmark_prints_table_and_ratios(tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=180, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert HEADER in proc.stdout
+    assert "Ratios" in proc.stdout
+    assert "| uncached 640x457 server cost / compute floor |" in proc.stdout
+    report = out.read_text(encoding="utf-8")
+    assert HEADER in report and "Ratios" in report and "Machine:" in report
