@@ -1,11 +1,14 @@
 """The action registry: ``X-TC-Action`` → handler. The emulator serves one action of bda.
 
-A handler gets the admitted :class:`~emulator.gateway.Call` and the app's services and returns
-the reply's output fields; it raises :class:`~emulator.errors.ApiError` for every failure.
+A handler gets the admitted :class:`~emulator.gateway.Call`, the app's services and the JSON
+body if it was already parsed, and returns the reply's output fields serialised; it raises
+:class:`~emulator.errors.ApiError` for every failure. Work on megabytes (base64, hashing,
+images) runs in the executor, never on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
@@ -14,12 +17,11 @@ from typing import Any
 
 import aiohttp
 
-from emulator import images
 from emulator.errors import ApiError
 from emulator.fetch import FetchPolicy, UrlMap, fetch_image
 from emulator.gateway import Call
 from emulator.params import RawRequest
-from emulator.results import ResultCache, reply_for
+from emulator.results import Picture, ResultCache, decode_picture, picture, reply_for
 from emulator.segmentation import OPTIONS
 from emulator.validation import RequestValidator, check_segmentation_options
 
@@ -39,43 +41,63 @@ class Services:
     max_subjects: int
 
 
-Handler = Callable[[Services, Call, RawRequest], Awaitable[dict[str, Any]]]
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A handler's result: the serialised output fields, and the input picture if one was read
+    (for the journal)."""
+
+    fragment: bytes
+    picture: Picture | None = None
 
 
-def business_params(validator: RequestValidator, call: Call, raw: RawRequest) -> dict[str, Any]:
-    """The business parameters in JSON shape, validated against the action's schema."""
+Handler = Callable[[Services, Call, RawRequest, Mapping[str, Any] | None], Awaitable[Outcome]]
+
+
+def business_params(validator: RequestValidator, call: Call, raw: RawRequest,
+                    parsed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The business parameters in JSON shape, validated against the action's schema.
+
+    ``parsed`` is the JSON body when it was already parsed (for the scenarios' facts), so a
+    large body is parsed once.
+    """
     if call.method == "TC3-HMAC-SHA256" and raw.method == "POST":
-        try:
-            params = json.loads(raw.body.decode("utf-8")) if raw.body.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise ApiError("InvalidParameter", reason="The request body is not valid UTF-8 JSON.",
-                           reason_zh="请求体不是合法的 UTF-8 JSON。") from exc
+        if parsed is not None:
+            params: Any = dict(parsed)
+        else:
+            try:
+                params = json.loads(raw.body.decode("utf-8")) if raw.body.strip() else {}
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                raise ApiError("InvalidParameter",
+                               reason="The request body is not valid UTF-8 JSON.",
+                               reason_zh="请求体不是合法的 UTF-8 JSON。") from exc
         if not isinstance(params, dict):
             raise ApiError("InvalidParameter", reason="The request body must be a JSON object.",
                            reason_zh="请求体必须是 JSON 对象。")
     else:
         params = validator.from_flat(call.common.flat)
     validator.validate(params)
-    return params
+    return dict(params)
 
 
-async def segment_customized_portrait_pic(services: Services, call: Call,
-                                          raw: RawRequest) -> dict[str, Any]:
+async def segment_customized_portrait_pic(services: Services, call: Call, raw: RawRequest,
+                                          parsed: Mapping[str, Any] | None) -> Outcome:
     """Synthetic multi-class portrait segmentation of the Url (preferred) or Image input."""
-    params = business_params(services.validators[SEGMENT], call, raw)
+    params = business_params(services.validators[SEGMENT], call, raw, parsed)
     check_segmentation_options(params)
     options = [name for name in OPTIONS if params["SegmentationOptions"].get(name) is True]
+    loop = asyncio.get_running_loop()
     url = params.get("Url") or None
     if url is not None:
         data = await fetch_image(url, session=services.session, policy=services.fetch_policy,
                                  url_map=services.url_map)
+        pic = await loop.run_in_executor(services.executor, picture, data)
     elif params.get("Image"):
-        data = images.decode_base64(params["Image"])
+        pic = await loop.run_in_executor(services.executor, decode_picture, params["Image"])
     else:
         raise ApiError("MissingParameter", param="Image` or `Url")
-    reply = await reply_for(data, options, cache=services.cache, executor=services.executor,
+    reply = await reply_for(pic, options, cache=services.cache, executor=services.executor,
                             max_subjects=services.max_subjects)
-    return reply.fields
+    return Outcome(reply.fragment, pic)
 
 
 ACTIONS: Mapping[str, Handler] = {SEGMENT: segment_customized_portrait_pic}

@@ -10,15 +10,17 @@ that would fail authentication) → gateway checks (signature, common parameters
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from aiohttp import web
 
 from emulator import accesslog, admin, faults
-from emulator.actions import ACTIONS, Services
+from emulator.actions import ACTIONS, Outcome, Services
 from emulator.clock import Clock
 from emulator.credentials import Credentials
 from emulator.edge import EmulatorRunner
@@ -31,7 +33,7 @@ from emulator.journal import OK, Coverage, Entry, Journal
 from emulator.keys import CLOCK, COVERAGE, CREDENTIALS, JOURNAL, SCENARIOS, SERVICES, SETTINGS
 from emulator.limits import body_limit, check_query, drain, read_body
 from emulator.params import RawRequest, language_of
-from emulator.results import ResultCache
+from emulator.results import Picture, ResultCache
 from emulator.scenarios import ScenarioError, ScenarioStore, load_paths
 from emulator.settings import Settings
 from emulator.validation import RequestValidator
@@ -42,8 +44,8 @@ __all__ = ["CLOCK", "COVERAGE", "CREDENTIALS", "JOURNAL", "SCENARIOS", "SERVICES
            "api", "create_app", "make_runner"]
 
 SCENARIO_HEADER = "x-emulator-scenario"
-#: Bodies above this size are read for facts off the event loop (base64 decode, sha256).
-FACTS_INLINE_BYTES = 256 * 1024
+#: Bodies above this size are parsed and hashed off the event loop.
+OFF_LOOP_BYTES = 64 * 1024
 
 #: aiohttp's parser limits, raised so a 32 KB GET request line is served, not refused.
 MAX_LINE_SIZE = 64 * 1024
@@ -96,15 +98,17 @@ async def api(request: web.Request) -> web.StreamResponse:
     try:
         return await _serve(request, trace)
     finally:
-        facts = trace.facts
+        facts, pic = trace.facts, trace.picture
         entry = Entry(
             time=at, request_id=trace.request_id, code=trace.code,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
             http_method=request.method, action=facts.action, secret_id=facts.secret_id,
             region=facts.region, signature_method=facts.signature_method,
-            options=facts.selected, image_sha256=facts.image_sha256,
-            image_bytes=facts.image_bytes, image_width=facts.image_width,
-            image_height=facts.image_height, rules=tuple(trace.rules))
+            options=facts.selected,
+            image_sha256=pic.sha256 if pic else facts.image_sha256,
+            image_bytes=len(pic.data) if pic else facts.image_bytes,
+            image_width=pic.width if pic else facts.image_width,
+            image_height=pic.height if pic else facts.image_height, rules=tuple(trace.rules))
         app[JOURNAL].record(entry)
         app[COVERAGE].count(trace.code)
         accesslog.emit(entry, app[SETTINGS].log_format)
@@ -117,6 +121,7 @@ class _Trace:
         self.request_id = request_id
         self.code = "InternalError"
         self.facts = Facts()
+        self.picture: Picture | None = None
         self.rules: list[str] = []
 
 
@@ -126,10 +131,10 @@ async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
     try:
         raw = await _read(request)
         language = language_of(raw)
-        trace.facts = await _facts(app, raw)
+        header = raw.headers.get(SCENARIO_HEADER)
+        trace.facts = await _facts(app, raw, app[SCENARIOS].needs_image(header))
         try:
-            decision = app[SCENARIOS].decide(trace.facts, app[CLOCK].now(),
-                                             raw.headers.get(SCENARIO_HEADER))
+            decision = app[SCENARIOS].decide(trace.facts, app[CLOCK].now(), header)
         except ScenarioError as exc:  # an unknown X-Emulator-Scenario: say so to the client
             raise ApiError("InvalidParameter", reason=str(exc)) from exc
         trace.rules = decision.rules
@@ -140,12 +145,12 @@ async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
             trace.code = effect.label
 
             async def real() -> web.Response:
-                return (await _answer(app, raw, language, trace.request_id))[0]
+                return (await _answer(app, raw, language, trace))[0]
 
             return await faults.apply(effect, request, real)
         if isinstance(effect, faults.ErrorEffect):
             raise effect.error()
-        response, trace.code = await _answer(app, raw, language, trace.request_id)
+        response, trace.code = await _answer(app, raw, language, trace)
         return response
     except ApiError as error:
         trace.code = error.code
@@ -158,19 +163,21 @@ async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
 
 
 async def _answer(app: web.Application, raw: RawRequest, language: Language,
-                  request_id: str) -> tuple[web.Response, str]:
+                  trace: _Trace) -> tuple[web.Response, str]:
     """Normal processing: the reply and its outcome code."""
     try:
-        return success(await _dispatch(app, raw), request_id), OK
+        outcome = await _dispatch(app, raw, trace.facts.params)
     except ApiError as error:
-        return failure(error, language, request_id), error.code
+        return failure(error, language, trace.request_id), error.code
+    trace.picture = outcome.picture
+    return success(outcome.fragment, trace.request_id), OK
 
 
-async def _facts(app: web.Application, raw: RawRequest) -> Facts:
-    if len(raw.body) <= FACTS_INLINE_BYTES:
-        return gather(raw)
+async def _facts(app: web.Application, raw: RawRequest, with_image: bool) -> Facts:
+    if len(raw.body) <= OFF_LOOP_BYTES:
+        return gather(raw, with_image)
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(app[SERVICES].executor, gather, raw)
+    return await loop.run_in_executor(app[SERVICES].executor, gather, raw, with_image)
 
 
 async def _read(request: web.Request) -> RawRequest:
@@ -189,13 +196,18 @@ async def _read(request: web.Request) -> RawRequest:
     return RawRequest(request.method, path, query, headers, body)
 
 
-async def _dispatch(app: web.Application, raw: RawRequest) -> dict[str, object]:
+async def _dispatch(app: web.Application, raw: RawRequest,
+                    parsed: Mapping[str, Any] | None) -> Outcome:
     if raw.path != "/":
         raise ApiError("UnsupportedOperation",
                        reason=f"the path `{raw.path[:100]}` is not served; API 3.0 calls go to `/`")
-    call = admit(raw, credentials=app[CREDENTIALS], actions=ACTIONS,
-                 now=app[CLOCK].now(), ttl=app[SETTINGS].signature_ttl)
-    return await ACTIONS[call.action](app[SERVICES], call, raw)
+    gate = functools.partial(admit, raw, credentials=app[CREDENTIALS], actions=ACTIONS,
+                             now=app[CLOCK].now(), ttl=app[SETTINGS].signature_ttl)
+    if len(raw.body) <= OFF_LOOP_BYTES:
+        call = gate()
+    else:  # hashing megabytes for the signature must not stall other requests
+        call = await asyncio.get_running_loop().run_in_executor(app[SERVICES].executor, gate)
+    return await ACTIONS[call.action](app[SERVICES], call, raw, parsed)
 
 
 def make_runner(app: web.Application) -> web.AppRunner:

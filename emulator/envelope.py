@@ -29,9 +29,16 @@ def _reply(response: Mapping[str, Any], status: int = 200) -> web.Response:
                         headers={"Content-Type": CONTENT_TYPE})
 
 
-def success(fields: Mapping[str, Any], request_id: str) -> web.Response:
-    """A successful reply carrying the action's output fields."""
-    return _reply({**fields, "RequestId": request_id})
+def fields_fragment(fields: Mapping[str, Any]) -> bytes:
+    """The output fields serialised once, as the inside of a JSON object (cacheable)."""
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")[1:-1]
+
+
+def success(fragment: bytes, request_id: str) -> web.Response:
+    """A successful reply: the serialised output fields spliced in before the RequestId."""
+    head = b'{"Response":{' + fragment + b"," if fragment else b'{"Response":{'
+    body = b"".join((head, b'"RequestId":"', request_id.encode("ascii"), b'"}}'))
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 def error_body(error: ApiError, language: Language, request_id: str) -> dict[str, Any]:

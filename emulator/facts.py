@@ -42,6 +42,8 @@ class Facts:
     image_width: int | None = None
     image_height: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: the JSON body, parsed once here and reused by the action (not shown anywhere)
+    params: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def selected(self) -> tuple[str, ...]:
@@ -49,8 +51,12 @@ class Facts:
         return tuple(name for name, on in self.options.items() if on)
 
 
-def gather(raw: RawRequest) -> Facts:
-    """Read what the request says about itself, without validating any of it."""
+def gather(raw: RawRequest, with_image: bool = True) -> Facts:
+    """Read what the request says about itself, without validating any of it.
+
+    Decoding and hashing the image (``with_image``) costs milliseconds per megabyte: only
+    done when a scenario matches on ``image_sha256``; otherwise the action reports it.
+    """
     try:
         method: str | None = signature_method(raw)
     except ApiError:
@@ -78,7 +84,8 @@ def gather(raw: RawRequest) -> Facts:
         options={k: v for k, v in options.items() if isinstance(v, bool)},
         url=url if isinstance(url, str) and url else None,
         headers=h,
-        **_image_facts(image))
+        params=params,
+        **(_image_facts(image) if with_image else {}))
 
 
 def _clip(text: str | None) -> str | None:
@@ -94,8 +101,8 @@ def _pairs(text: str) -> dict[str, str]:
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(body)
+    try:  # UTF-8 only, exactly as the action parses it
+        value = json.loads(body.decode("utf-8"))
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

@@ -1,21 +1,25 @@
-"""A bounded LRU cache of finished segmentation replies, and computing them off the event loop.
+"""Finished segmentation replies: computed off the event loop, kept in a bounded LRU cache.
 
 Keyed by the sha256 of the image bytes and the selected options, so the same picture sent as
-base64, through a Url, by JSON, GET or a v1 form gives the same entry. Bounded by entry count and
-by bytes; an entry is the reply's fields with the base64 strings already built.
+base64, through a Url, by JSON, GET or a v1 form gives the same entry. An entry is the reply's
+fields already serialised (``envelope.fields_fragment``): a cache hit costs a dictionary lookup
+and one concatenation, with no JSON or base64 work. Bounded by entry count and by bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
 
+from emulator import images
+from emulator.envelope import fields_fragment
+from emulator.errors import ApiError
 from emulator.rendering import segment
 
 CacheKey = tuple[str, tuple[str, ...]]
@@ -23,16 +27,29 @@ CacheKey = tuple[str, tuple[str, ...]]
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """The action's output fields, ready to serialise."""
+    """The action's output fields, serialised, ready to be spliced into the envelope."""
 
-    fields: dict[str, Any]
-    size: int
+    fragment: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.fragment)
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """An input image's bytes and what the journal and the cache know of it."""
+
+    data: bytes
+    sha256: str
+    width: int | None
+    height: int | None
 
 
 class ResultCache:
     """LRU over finished replies; ``max_entries == 0`` disables caching."""
 
-    def __init__(self, max_entries: int, max_bytes: int = 512 * 1024 * 1024) -> None:
+    def __init__(self, max_entries: int, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._entries: OrderedDict[CacheKey, Reply] = OrderedDict()
@@ -70,29 +87,37 @@ class ResultCache:
         return len(self._entries)
 
 
-def cache_key(image: bytes, options: Sequence[str]) -> CacheKey:
-    """Content-addressed key: the image's sha256 and the sorted selected options."""
-    return hashlib.sha256(image).hexdigest(), tuple(sorted(options))
+def picture(data: bytes) -> Picture:
+    """Hash the bytes and read the size from the header (no pixels decoded)."""
+    width = height = None
+    with contextlib.suppress(ApiError):  # refused later, with its code, when loaded
+        width, height = images.header_size(data, images.sniff_format(data))
+    return Picture(data, hashlib.sha256(data).hexdigest(), width, height)
+
+
+def decode_picture(text: str) -> Picture:
+    """The ``Image`` parameter, decoded and hashed (runs in a worker: megabytes of base64)."""
+    return picture(images.decode_base64(text))
 
 
 def compute_reply(image: bytes, options: Sequence[str], max_subjects: int) -> Reply:
-    """Segment and encode; runs in a worker (plain arguments, picklable result)."""
+    """Segment, encode and serialise; runs in a worker (plain arguments, picklable result)."""
     result = segment(image, options, max_subjects)
-    portrait = base64.b64encode(result.portrait_png).decode("ascii")
-    mask = base64.b64encode(result.mask_jpeg).decode("ascii")
-    fields = {"PortraitImage": portrait, "MaskImage": mask, "ImageRects": result.rects}
-    return Reply(fields, len(portrait) + len(mask))
+    return Reply(fields_fragment({
+        "PortraitImage": base64.b64encode(result.portrait_png).decode("ascii"),
+        "MaskImage": base64.b64encode(result.mask_jpeg).decode("ascii"),
+        "ImageRects": result.rects}))
 
 
-async def reply_for(image: bytes, options: Sequence[str], *, cache: ResultCache,
+async def reply_for(pic: Picture, options: Sequence[str], *, cache: ResultCache,
                     executor: Executor, max_subjects: int) -> Reply:
     """The cached reply, or one computed in ``executor`` (never on the event loop)."""
-    key = cache_key(image, options)
+    key = (pic.sha256, tuple(sorted(options)))
     cached = cache.get(key)
     if cached is not None:
         return cached
     loop = asyncio.get_running_loop()
-    reply = await loop.run_in_executor(executor, compute_reply, image, tuple(options),
+    reply = await loop.run_in_executor(executor, compute_reply, pic.data, tuple(options),
                                        max_subjects)
     cache.put(key, reply)
     return reply

@@ -59,6 +59,10 @@ class Match:
     headers: tuple[tuple[str, frozenset[str]], ...] = ()
     ordinal: Ordinal | None = None
 
+    @property
+    def needs_image(self) -> bool:
+        return any(name == "image_sha256" for name, _ in self.facts)
+
     def accepts(self, facts: Facts, ordinal: int) -> bool:
         return (all(getattr(facts, name) in allowed for name, allowed in self.facts)
                 and all(facts.options.get(k, False) is v for k, v in self.options)

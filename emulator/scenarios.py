@@ -206,6 +206,11 @@ class ScenarioStore:
             self.per_request[name] = scenario
         return scenario
 
+    def needs_image(self, header: str | None = None) -> bool:
+        """Whether matching needs the image's sha256 (decoding megabytes otherwise skipped)."""
+        return bool(header) or any(rule.match.needs_image for scenario in self.active.values()
+                                   for rule in scenario.rules)
+
     def decide(self, facts: Facts, now: float, header: str | None = None) -> Decision:
         """Run the request past the named scenario (if any), then the active ones."""
         chosen = [self.named(header, now)] if header else []

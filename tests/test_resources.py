@@ -154,7 +154,7 @@ def test_state_is_bounded_by_count() -> None:
     assert len(journal.query()) == 10
     cache = ResultCache(3, max_bytes=100)
     for i in range(10):
-        cache.put((str(i), ()), Reply({}, 40))
+        cache.put((str(i), ()), Reply(b"x" * 40))
     assert len(cache) == 2  # 3 entries would exceed 100 bytes
 
 
