@@ -423,7 +423,7 @@ def emulator_argv(cache_size: int | None, threads: int | None) -> Callable[[int]
 
     def argv(port: int) -> list[str]:
         extra = [] if cache_size is None else ["--cache-size", str(cache_size)]
-        extra += [] if threads is None else ["--compute-threads", str(threads)]
+        extra += [] if threads is None else ["--workers", str(threads)]
         return [*base, "serve", "--port", str(port), *extra]
 
     return argv
@@ -764,7 +764,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="requests per load cell (default 300; --quick 6)")
     parser.add_argument("--duration", type=float, default=None,
                         help="time cap per load cell, seconds (default 8; --quick 1)")
-    parser.add_argument("--compute-threads", type=int, default=None,
+    parser.add_argument("--workers", type=int, default=None,
                         help="passed to bda-emulator serve (default: its own, one per CPU)")
     parser.add_argument("--serve-transport", nargs=2, metavar=("PORT", "REPLY"),
                         help=argparse.SUPPRESS)
@@ -781,7 +781,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = Plan(requests=args.requests or (6 if quick else 300),
                 duration=args.duration or (1.0 if quick else 8.0),
                 floor_runs=3 if quick else 20, start_runs=1 if quick else 3,
-                loop_requests=32 if quick else 64, threads=args.compute_threads)
+                loop_requests=32 if quick else 64, threads=args.workers)
     began = time.perf_counter()
     load_at_start = loadavg()
     busy0, own0 = busy_seconds(), own_seconds()

@@ -28,7 +28,8 @@ _FLAGS = (
     ("signature_ttl", "allowed clock skew of X-TC-Timestamp in seconds (default 300)"),
     ("max_subjects", "people in one image before FailedOperation.ProfileNumExceed (default 5)"),
     ("cache_size", "finished replies kept for repeated inputs (default 256; 0 disables)"),
-    ("compute_threads", "threads for image work (default: one per CPU)"),
+    ("workers", "image workers: threads doing segmentation off the event loop, which owns "
+                "all state (default: one per CPU)"),
     ("url_map", "JSON map of known Urls to bundled files (default fixtures/urls.json)"),
     ("url_connect_timeout", "Url fetch connect timeout in seconds (default 3)"),
     ("url_timeout", "Url fetch total timeout in seconds (default 10)"),

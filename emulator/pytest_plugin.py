@@ -149,7 +149,7 @@ def _bda_emulator_session() -> Iterator[tuple[BdaEmulator, _ErrorCollector | Non
     collector = _ErrorCollector()
     logger = logging.getLogger("bda_emulator")
     logger.addHandler(collector)
-    settings = Settings.load(overrides={"port": 0, "host": "127.0.0.1"})
+    settings = Settings.load(overrides={"port": 0, "host": "127.0.0.1", "workers": 1})
     server: EmulatorServer = EmulatorServer(settings).start()
     try:
         yield BdaEmulator(server.url, token), collector

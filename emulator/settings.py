@@ -31,7 +31,7 @@ class Settings:
     signature_ttl: int = 300
     max_subjects: int = 5
     cache_size: int = 256
-    compute_threads: int = 0
+    workers: int = 0
     url_map: Path | None = None
     url_connect_timeout: float = 3.0
     url_timeout: float = 10.0
@@ -56,8 +56,8 @@ class Settings:
 
     @property
     def threads(self) -> int:
-        """Compute threads: the configured number, or one per CPU."""
-        return self.compute_threads or (os.cpu_count() or 1)
+        """Image workers: the configured number, or one per CPU."""
+        return self.workers or (os.cpu_count() or 1)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
@@ -82,7 +82,7 @@ class Settings:
         _require(self.signature_ttl > 0, "signature_ttl", self.signature_ttl, "seconds > 0")
         _require(self.max_subjects >= 1, "max_subjects", self.max_subjects, "an integer >= 1")
         _require(self.cache_size >= 0, "cache_size", self.cache_size, "an integer >= 0")
-        _require(self.compute_threads >= 0, "compute_threads", self.compute_threads, ">= 0")
+        _require(self.workers >= 0, "workers", self.workers, ">= 0")
         _require(self.url_connect_timeout > 0, "url_connect_timeout", self.url_connect_timeout,
                  "seconds > 0")
         _require(self.url_timeout > 0, "url_timeout", self.url_timeout, "seconds > 0")
@@ -125,7 +125,7 @@ def _hosts(text: str) -> tuple[str, ...]:
 
 _CASTS: dict[str, Callable[[str], Any]] = {
     "host": str, "port": int, "credentials": Path, "signature_ttl": int, "max_subjects": int,
-    "cache_size": int, "compute_threads": int, "url_map": Path, "url_connect_timeout": float,
+    "cache_size": int, "workers": int, "url_map": Path, "url_connect_timeout": float,
     "url_timeout": float, "url_max_bytes": int, "url_allowed_hosts": _hosts,
     "url_allow_private": _bool, "log_format": str, "read_timeout": float, "scenarios": _paths,
     "journal_size": int, "admin_token": str,

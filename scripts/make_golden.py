@@ -128,7 +128,7 @@ def dump(index: dict[str, Any]) -> str:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     entries: list[dict[str, Any]] = []
-    with EmulatorServer(Settings(port=0, cache_size=0, compute_threads=1)) as server:
+    with EmulatorServer(Settings(port=0, cache_size=0, workers=1)) as server:
         bda = client(server.endpoint)
         for image, option_set in CASES:
             entry, mask = run_case(bda, image, option_set)

@@ -16,7 +16,7 @@ def server() -> Iterator[EmulatorServer]:
     from emulator.server import EmulatorServer
     from emulator.settings import Settings
 
-    with EmulatorServer(Settings(port=0, compute_threads=2)) as srv:
+    with EmulatorServer(Settings(port=0, workers=2)) as srv:
         yield srv
 
 

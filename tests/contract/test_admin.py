@@ -37,7 +37,7 @@ BOOM: dict[str, Any] = {"name": "boom", "rules": [{"name": "once", "times": 1,
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorServer]:
     folder = tmp_path_factory.mktemp("scenarios")
     (folder / "start.json").write_text(json.dumps(START))
-    with EmulatorServer(Settings(port=0, compute_threads=2, scenarios=(folder,))) as srv:
+    with EmulatorServer(Settings(port=0, workers=2, scenarios=(folder,))) as srv:
         yield srv
 
 
@@ -188,7 +188,7 @@ def test_journal_records_requests_that_never_reach_the_gateway(emu: EmulatorServ
 
 def test_journal_size_bounds_the_ring() -> None:
     assert Settings.load(environ={"BDA_EMULATOR_JOURNAL_SIZE": "2"}).journal_size == 2
-    with EmulatorServer(Settings(port=0, compute_threads=1, journal_size=2)) as small:
+    with EmulatorServer(Settings(port=0, workers=1, journal_size=2)) as small:
         for _ in range(3):
             requests.post(f"{small.url}/", data=b"{}", timeout=10)
         data = requests.get(f"{small.url}/_emulator/requests", timeout=10).json()
@@ -258,7 +258,7 @@ def test_unknown_routes_and_methods_answer_json(emu: EmulatorServer) -> None:
 
 
 def test_admin_token() -> None:
-    with EmulatorServer(Settings(port=0, compute_threads=1, admin_token="s3cret")) as guarded:
+    with EmulatorServer(Settings(port=0, workers=1, admin_token="s3cret")) as guarded:
         def get(path: str, token: str | None) -> requests.Response:
             headers = {"X-Emulator-Token": token} if token is not None else {}
             return requests.get(f"{guarded.url}/_emulator/{path}", headers=headers, timeout=10)
@@ -282,7 +282,7 @@ def test_environment_loads_files_and_folders(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "two.json").write_text(json.dumps({**START, "name": "two"}))
     env = {"BDA_EMULATOR_SCENARIOS": f"{tmp_path / 'one.json'}{os.pathsep}{folder}"}
-    settings = Settings.load(environ=env, overrides={"port": 0, "compute_threads": 1})
+    settings = Settings.load(environ=env, overrides={"port": 0, "workers": 1})
     assert settings.scenarios == (tmp_path / "one.json", folder)
     with EmulatorServer(settings) as srv:
         listing = requests.get(f"{srv.url}/_emulator/scenarios", timeout=10).json()

@@ -50,7 +50,7 @@ DETAILS = {"RequestLimitExceeded": {"count": "6", "limit": "5"}}
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[EmulatorServer]:
-    with EmulatorServer(Settings(port=0, compute_threads=2)) as srv:
+    with EmulatorServer(Settings(port=0, workers=2)) as srv:
         yield srv
 
 

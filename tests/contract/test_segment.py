@@ -246,7 +246,7 @@ def same_outputs(a: Any, b: Any) -> None:
 @pytest.fixture(scope="module")
 def uncached() -> Iterator[EmulatorServer]:
     """A second emulator without the reply cache, so equal outputs mean equal computations."""
-    with EmulatorServer(Settings(port=0, cache_size=0, compute_threads=2)) as srv:
+    with EmulatorServer(Settings(port=0, cache_size=0, workers=2)) as srv:
         yield srv
 
 
