@@ -17,9 +17,7 @@ To accept a deliberate change: ``.venv/bin/python scripts/make_golden.py``, then
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib.util
-import io
 import json
 from pathlib import Path
 from types import ModuleType
@@ -50,14 +48,9 @@ def _generator() -> ModuleType:
     return module
 
 
-def _decode(text: str) -> Image.Image:
-    image = Image.open(io.BytesIO(base64.b64decode(text, validate=True)))
-    image.load()
-    return image
-
-
-def _sha256(image: Image.Image) -> str:
-    return hashlib.sha256(image.tobytes()).hexdigest()
+GENERATOR = _generator()
+_decode = GENERATOR.decode
+_sha256 = GENERATOR.sha256
 
 
 def _environment() -> dict[str, str | None]:
@@ -68,7 +61,7 @@ def _environment() -> dict[str, str | None]:
 
 def test_golden_files_match_the_generator() -> None:
     """golden.json holds exactly the generator's cases, and every mask file it names."""
-    generator = _generator()
+    generator = GENERATOR
     expected = [(generator.case_name(image, option_set), image,
                  list(generator.OPTION_SETS[option_set]))
                 for image, option_set in generator.CASES]
