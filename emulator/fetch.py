@@ -26,22 +26,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import socket
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from ipaddress import ip_address
 from pathlib import Path
 from types import MappingProxyType
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
 
 from emulator.errors import ApiError
 from emulator.resources import fixture_path
+from emulator.urlpolicy import (
+    ALLOWED_HOSTS_SETTING,
+    METADATA_NAMES,
+    FetchPolicy,
+    IPAddress,
+    address_refusal,
+    always_refused,
+    bad_char,
+    check_url_syntax,
+    host_allowed,
+    ip_literal,
+    syntax_problem,
+)
 
 __all__ = [
     "FetchPolicy",
@@ -51,48 +61,12 @@ __all__ = [
     "make_session",
 ]
 
-IPAddress = IPv4Address | IPv6Address
 
-_URL_ILLEGAL = "InvalidParameterValue.UrlIllegal"
 _DOWNLOAD_ERROR = "FailedOperation.ImageDownloadError"
 _TOO_LARGE = "LimitExceeded.TooLargeFileError"
-_ALLOWED_HOSTS_SETTING = "BDA_EMULATOR_URL_ALLOWED_HOSTS"
 
-_MAX_URL_LENGTH = 2048
 _CHUNK = 64 * 1024
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_HOST_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
-
-_METADATA_NAMES = frozenset({"metadata.google.internal"})
-_METADATA_ADDRESSES = frozenset(
-    ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
-)
-_THIS_NETWORK = ip_network("0.0.0.0/8")
-_RESERVED_V4 = ip_network("240.0.0.0/4")  # includes the limited broadcast 255.255.255.255
-_NAT64 = ip_network("64:ff9b::/96")
-_PRIVATE: tuple[IPv4Network | IPv6Network, ...] = tuple(
-    ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7",
-              "fec0::/10")  # RFC 1918, CGNAT (RFC 6598), ULA, deprecated site-local
-)
-
-
-@dataclass(frozen=True)
-class FetchPolicy:
-    """Limits and the allow-list for image downloads; built once from the settings."""
-
-    connect_timeout: float = 3.0
-    total_timeout: float = 10.0
-    max_bytes: int = 3_932_160  # 3.75 MiB raw = 5 MiB once base64-encoded, the docs' image limit
-    allowed_hosts: frozenset[str] = frozenset()  # host names or IP literals besides loopback
-    allow_private: bool = False  # RFC 1918 / CGNAT / ULA addresses
-    max_redirects: int = 3
-
-    def __post_init__(self) -> None:
-        if min(self.connect_timeout, self.total_timeout) <= 0 or self.max_bytes <= 0:
-            raise ValueError("fetch timeouts and max_bytes must be positive")
-        if self.max_redirects < 0:
-            raise ValueError("max_redirects must not be negative")
 
 
 class UrlMap:
@@ -153,116 +127,7 @@ def _map_key(url: str) -> str:
 # --- syntax -------------------------------------------------------------------------------
 
 
-def check_url_syntax(url: str) -> None:
-    """Refuse what is not a plain absolute http(s) URL, before anything else looks at it."""
-    problem = _syntax_problem(url)
-    if problem is not None:
-        raise ApiError(_URL_ILLEGAL, reason=problem)
-
-
-def _syntax_problem(url: str) -> str | None:
-    if not url:
-        return "the URL is empty"
-    if len(url) > _MAX_URL_LENGTH:
-        return f"the URL is longer than {_MAX_URL_LENGTH} characters"
-    if any(_bad_char(ch) for ch in url):
-        return "the URL contains whitespace, control characters or backslashes"
-    try:
-        parsed = URL(url)
-        port = parsed.explicit_port
-        netloc = urlsplit(url).netloc
-    except ValueError as exc:
-        return f"the URL cannot be parsed ({exc})"
-    if parsed.scheme not in ("http", "https"):
-        return "only http and https URLs are supported"
-    if not parsed.raw_host or not netloc:
-        return "the URL has no host"
-    if "@" in netloc:
-        return "credentials in the URL are not supported"
-    if port == 0:
-        return "the URL's port is out of range"
-    if not _host_is_valid(parsed.raw_host):
-        return "the URL's host is not a valid host name or IP address"
-    return None
-
-
-def _bad_char(ch: str) -> bool:
-    return ch.isspace() or ch == "\\" or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
-
-
-def _host_is_valid(raw_host: str) -> bool:
-    if _ip_literal(raw_host) is not None:
-        return True
-    name = raw_host.rstrip(".")
-    return 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(p) for p in name.split("."))
-
-
 # --- host and address rules ---------------------------------------------------------------
-
-
-def _ip_literal(host: str) -> IPAddress | None:
-    try:
-        return ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-def _unwrap(address: IPAddress) -> IPAddress:
-    """See through IPv4-mapped and NAT64 IPv6 forms, which reach the embedded IPv4 address."""
-    if isinstance(address, IPv6Address):
-        if address.ipv4_mapped is not None:
-            return address.ipv4_mapped
-        if address in _NAT64:
-            return IPv4Address(int(address) & 0xFFFFFFFF)
-    return address
-
-
-def _always_refused(address: IPAddress) -> str | None:
-    """Why no policy may ever reach ``address`` (metadata services, link-local, …), or None."""
-    addr = _unwrap(address)
-    if addr in _METADATA_ADDRESSES or address in _METADATA_ADDRESSES:
-        return "is a cloud metadata address, always refused"
-    if addr.is_link_local:
-        return "is link-local, always refused"
-    if addr.is_multicast:
-        return "is multicast, always refused"
-    if addr.is_unspecified or (isinstance(addr, IPv4Address) and addr in _THIS_NETWORK):
-        return "is unspecified, always refused"
-    if isinstance(addr, IPv4Address) and addr in _RESERVED_V4:
-        return "is reserved or broadcast, always refused"
-    return None
-
-
-def _address_refusal(address: IPAddress, policy: FetchPolicy) -> str | None:
-    """Why ``address`` must not be contacted, or None; applied to every resolved address."""
-    reason = _always_refused(address)
-    if reason is not None or _unwrap(address).is_loopback:
-        return reason
-    if not policy.allow_private and any(_unwrap(address) in net for net in _PRIVATE):
-        return "is a private address, refused unless the emulator allows private ranges"
-    return None
-
-
-def _host_allowed(host: str, literal: IPAddress | None, policy: FetchPolicy) -> bool:
-    if literal is not None and _unwrap(literal).is_loopback:
-        return True
-    if literal is None and host == "localhost":
-        return True
-    for entry in policy.allowed_hosts:
-        if literal is None:
-            if _normal_name(entry) == host:
-                return True
-        elif _ip_literal(entry.strip()) == literal:
-            return True
-    return False
-
-
-def _normal_name(entry: str) -> str | None:
-    """An allowed-hosts entry in the form URLs carry: lower case, IDNA-encoded, no final dot."""
-    try:
-        return (URL.build(scheme="http", host=entry.strip().rstrip(".")).raw_host or "").lower()
-    except ValueError:
-        return None
 
 
 async def _resolve(host: str, port: int) -> list[IPAddress]:
@@ -293,27 +158,27 @@ class _Target:
     @property
     def server_hostname(self) -> str | None:
         host = self.url.raw_host or ""
-        return None if _ip_literal(host) is not None else host.rstrip(".")
+        return None if ip_literal(host) is not None else host.rstrip(".")
 
 
 async def _vet(url: URL, policy: FetchPolicy) -> _Target:
     """Apply the host rules, resolve, and check every address the name resolves to."""
     raw_host = url.raw_host or ""
     host = raw_host.lower().rstrip(".")
-    literal = _ip_literal(raw_host)
-    always = "is a cloud metadata name, always refused" if host in _METADATA_NAMES else None
+    literal = ip_literal(raw_host)
+    always = "is a cloud metadata name, always refused" if host in METADATA_NAMES else None
     if literal is not None:
-        always = _always_refused(literal)
+        always = always_refused(literal)
     if always is not None:
         _refuse(f"host `{host}` {always}")
-    if not _host_allowed(host, literal, policy):
+    if not host_allowed(host, literal, policy):
         _refuse(
             f"host `{host}` is not in the emulator's allowed hosts (it is offline: it fetches "
-            f"loopback URLs, the URL map and the hosts listed in {_ALLOWED_HOSTS_SETTING})"
+            f"loopback URLs, the URL map and the hosts listed in {ALLOWED_HOSTS_SETTING})"
         )
     addresses = [literal] if literal is not None else await _resolve_name(url, policy)
     for address in addresses:
-        reason = _address_refusal(address, policy)
+        reason = address_refusal(address, policy)
         if reason is not None:
             shown = "" if literal is not None else f" resolves to {address}, which"
             _refuse(f"host `{host}`{shown} {reason}")
@@ -397,14 +262,14 @@ def _redirect_target(url: URL, location: str | None, status: int) -> URL:
     """Resolve a Location against the current URL and hold it to the first URL's syntax."""
     if not location:
         _refuse(f"{_show(url)} answered HTTP {status} without a Location")
-    problem = _syntax_problem(location) if any(_bad_char(ch) for ch in location) else None
+    problem = syntax_problem(location) if any(bad_char(ch) for ch in location) else None
     if problem is None:
         try:
             target = url.join(URL(location))
         except ValueError as exc:
             problem = f"the URL cannot be parsed ({exc})"
         else:
-            problem = _syntax_problem(str(target))
+            problem = syntax_problem(str(target))
     if problem is not None:
         _refuse(f"{_show(url)} redirects to an illegal URL: {problem}")
     return target

@@ -21,7 +21,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 
-from emulator import fetch
+from emulator import fetch, urlpolicy
 from emulator.errors import ApiError
 from emulator.fetch import FetchPolicy, UrlMap, check_url_syntax, fetch_image, make_session
 from emulator.resources import fixture_path
@@ -401,13 +401,13 @@ async def test_private_literal_refused_unless_private_allowed(
 @pytest.mark.parametrize("address", ["10.1.2.3", "172.16.0.1", "192.168.1.1", "fd12::1"])
 def test_private_addresses_follow_allow_private(address: str) -> None:
     addr = ip_address(address)
-    assert "private" in (fetch._address_refusal(addr, FetchPolicy()) or "")
-    assert fetch._address_refusal(addr, FetchPolicy(allow_private=True)) is None
+    assert "private" in (urlpolicy.address_refusal(addr, FetchPolicy()) or "")
+    assert urlpolicy.address_refusal(addr, FetchPolicy(allow_private=True)) is None
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1", "198.51.100.7"])
 def test_loopback_and_public_addresses_pass(address: str) -> None:
-    assert fetch._address_refusal(ip_address(address), FetchPolicy()) is None
+    assert urlpolicy.address_refusal(ip_address(address), FetchPolicy()) is None
 
 
 @pytest.mark.asyncio
