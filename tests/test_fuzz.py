@@ -174,3 +174,49 @@ def test_random_bytes_get_the_envelope_or_nothing(server: EmulatorServer, data: 
     reply = _raw_exchange(server, data)
     if reply:  # an incomplete request may legitimately wait for more and see the close
         check_reply(*_parse_raw(reply), "POST")
+
+
+# ---- the admin API: its own documented shape (JSON, ordinary status codes) -------------------
+
+ADMIN_PATHS = ["scenarios", "scenarios/x", "scenarios/errors/InternalError", "reset", "requests",
+               "requests?since=abc", "requests?code=OK&secret_id=%ff", "coverage", "clock",
+               "health", "nope", "scenarios/" + "a" * 300]
+
+
+@FUZZ
+@given(method=st.sampled_from(["GET", "PUT", "POST", "DELETE", "PATCH"]),
+       path=st.sampled_from(ADMIN_PATHS),
+       body=st.one_of(st.binary(max_size=200), _json_values.map(
+           lambda v: json.dumps(v).encode())))
+def test_admin_api_answers_json_with_plain_status_codes(server: EmulatorServer, method: str,
+                                                        path: str, body: bytes) -> None:
+    try:
+        status, headers, reply = send(server, method, f"/_emulator/{path}",
+                                      {"Host": server.endpoint,
+                                       "Content-Type": "application/json"}, body)
+    finally:  # whatever the fuzzer loaded or changed, later tests start clean
+        send(server, "POST", "/_emulator/reset", {"Host": server.endpoint}, b"")
+    assert status in (200, 201, 400, 404, 405, 413), (status, reply[:200])
+    assert headers.get("content-type", "").startswith("application/json")
+    data = json.loads(reply)
+    assert isinstance(data, dict)
+    if status >= 400:
+        assert isinstance(data.get("error"), str) and data["error"]
+
+
+# ---- regressions found by the fuzzers ---------------------------------------------------------
+
+@pytest.mark.parametrize("nonce", ["¹", "١٢٣", "1e3", "-1", " 1"])
+def test_regression_unicode_digit_nonce_is_a_type_error(server: EmulatorServer,
+                                                        nonce: str) -> None:
+    """``'¹'.isdigit()`` is True but ``int('¹')`` fails: once an InternalError (found by
+    test_v1_forms_and_queries_keep_the_contract)."""
+    from urllib.parse import urlencode
+
+    params = {"Action": "SegmentCustomizedPortraitPic", "Version": "2020-03-24",
+              "Region": "ap-guangzhou", "Timestamp": str(int(time.time())), "Nonce": nonce,
+              "SecretId": SECRET_ID, "Signature": "x"}
+    status, headers, body = send(server, "GET", "/?" + urlencode(params),
+                                 {"Host": server.endpoint}, b"")
+    check_reply(status, headers, body, "GET")
+    assert json.loads(body)["Response"]["Error"]["Code"] == "InvalidParameter"
