@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 9527
 
-.PHONY: run test lint unit bench docs clean
+.PHONY: run test lint unit bench soak fuzz docs clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
@@ -43,3 +43,13 @@ clean:
 ## make bench: load and compute benchmark (about 1.5 min on 2 cores); writes benchmarks/results.md
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+## make soak: 10,000 signed requests (successes, natural errors, injected faults) at concurrency 64
+## against bda-emulator serve, every reply classified, RSS and journal checked; writes
+## benchmarks/soak-results.md and fails on any UNEXPECTED reply (about 20 s on 2 cores)
+soak: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/soak.py $(SOAK_ARGS)
+
+## make fuzz: the property tests of tests/test_fuzz.py with 5000 examples each
+fuzz: $(VENV)/.test-installed
+	BDA_FUZZ_EXAMPLES=5000 $(BIN)/python -m pytest tests/test_fuzz.py -p no:cacheprovider

@@ -26,6 +26,9 @@ from emulator.segmentation import OPTIONS
 from emulator.validation import RequestValidator, check_segmentation_options
 
 SEGMENT = "SegmentCustomizedPortraitPic"
+#: Inputs up to this size are decoded and hashed on the event loop (well under a millisecond);
+#: larger ones in the ``prep`` executor.
+INLINE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +37,8 @@ class Services:
 
     validators: Mapping[str, RequestValidator]
     cache: ResultCache
-    executor: Executor
+    executor: Executor  # segmentation: seconds of work per large image
+    prep: Executor  # hashing and decoding megabytes: never queued behind segmentation
     session: aiohttp.ClientSession
     fetch_policy: FetchPolicy
     url_map: UrlMap
@@ -90,9 +94,12 @@ async def segment_customized_portrait_pic(services: Services, call: Call, raw: R
     if url is not None:
         data = await fetch_image(url, session=services.session, policy=services.fetch_policy,
                                  url_map=services.url_map)
-        pic = await loop.run_in_executor(services.executor, picture, data)
+        pic = (picture(data) if len(data) <= INLINE_BYTES
+               else await loop.run_in_executor(services.prep, picture, data))
     elif params.get("Image"):
-        pic = await loop.run_in_executor(services.executor, decode_picture, params["Image"])
+        text = params["Image"]
+        pic = (decode_picture(text) if len(text) <= INLINE_BYTES
+               else await loop.run_in_executor(services.prep, decode_picture, text))
     else:
         raise ApiError("MissingParameter", param="Image` or `Url")
     reply = await reply_for(pic, options, cache=services.cache, executor=services.executor,

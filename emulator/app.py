@@ -76,10 +76,11 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
                          allowed_hosts=frozenset(settings.url_allowed_hosts),
                          allow_private=settings.url_allow_private)
     executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="segment")
+    prep = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prep")
     session = make_session(policy)
     app[SERVICES] = Services(
         validators={name: RequestValidator.for_action(name) for name in ACTIONS},
-        cache=ResultCache(settings.cache_size), executor=executor, session=session,
+        cache=ResultCache(settings.cache_size), executor=executor, prep=prep, session=session,
         fetch_policy=policy, url_map=UrlMap.load(settings.url_map_path),
         max_subjects=settings.max_subjects)
     try:
@@ -87,6 +88,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     finally:
         await session.close()
         executor.shutdown(wait=False, cancel_futures=True)
+        prep.shutdown(wait=False, cancel_futures=True)
 
 
 async def api(request: web.Request) -> web.StreamResponse:
@@ -177,7 +179,7 @@ async def _facts(app: web.Application, raw: RawRequest, with_image: bool) -> Fac
     if len(raw.body) <= OFF_LOOP_BYTES:
         return gather(raw, with_image)
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(app[SERVICES].executor, gather, raw, with_image)
+    return await loop.run_in_executor(app[SERVICES].prep, gather, raw, with_image)
 
 
 async def _read(request: web.Request) -> RawRequest:
@@ -206,7 +208,7 @@ async def _dispatch(app: web.Application, raw: RawRequest,
     if len(raw.body) <= OFF_LOOP_BYTES:
         call = gate()
     else:  # hashing megabytes for the signature must not stall other requests
-        call = await asyncio.get_running_loop().run_in_executor(app[SERVICES].executor, gate)
+        call = await asyncio.get_running_loop().run_in_executor(app[SERVICES].prep, gate)
     return await ACTIONS[call.action](app[SERVICES], call, raw, parsed)
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-HEADER = "| scenario | size | concurrency | cached | req/s | p50 ms | p99 ms | errors | RSS MB |"
+HEADER = ("| scenario | size | concurrency | cached | workers | req/s | p50 ms | p99 ms | errors "
+          "| RSS MB |")
 
 
 @pytest.mark.slow
