@@ -283,17 +283,26 @@ class CellResult:
         return sum(sent <= moment < answered for sent, answered in self.spans)
 
 
-async def _post(session: aiohttp.ClientSession, host: str, body: bytes,
-                digest: str) -> str:
-    """Send one signed request; '' when it succeeded, else a short description."""
+async def _send(session: aiohttp.ClientSession, host: str, body: bytes,
+                digest: str) -> tuple[int, bytes] | str:
+    """Send one freshly signed request: (status, body), or the exception's description."""
     headers = signed_headers(host, digest, int(time.time()))
     try:
         async with session.post(f"http://{host}/", data=body, headers=headers) as resp:
-            data = await resp.read()
+            return resp.status, await resp.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
         return f"{type(exc).__name__}: {exc}"
-    if resp.status != 200 or b'"Error"' in data:
-        return f"HTTP {resp.status}: {data[:300]!r}"
+
+
+async def _post(session: aiohttp.ClientSession, host: str, body: bytes,
+                digest: str) -> str:
+    """Send one signed request; '' when it succeeded, else a short description."""
+    answer = await _send(session, host, body, digest)
+    if isinstance(answer, str):
+        return answer
+    status, data = answer
+    if status != 200 or b'"Error"' in data:
+        return f"HTTP {status}: {data[:300]!r}"
     return ""
 
 
@@ -364,14 +373,12 @@ class ProbeResult:
 async def _reply_code(session: aiohttp.ClientSession, host: str, body: bytes,
                       digest: str) -> str:
     """Send one signed request; the reply's error code, ``OK``, ``HTTP n`` or the exception."""
-    headers = signed_headers(host, digest, int(time.time()))
-    try:
-        async with session.post(f"http://{host}/", data=body, headers=headers) as resp:
-            data = await resp.read()
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return type(exc).__name__
-    if resp.status != 200:
-        return f"HTTP {resp.status}"
+    answer = await _send(session, host, body, digest)
+    if isinstance(answer, str):
+        return answer.split(":", 1)[0]
+    status, data = answer
+    if status != 200:
+        return f"HTTP {status}"
     try:
         reply = json.loads(data)["Response"]
     except (ValueError, KeyError, TypeError):
