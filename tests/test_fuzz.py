@@ -24,7 +24,7 @@ from emulator.errors import CATALOGUE
 from emulator.server import EmulatorServer
 from tests.helpers import SECRET_ID, SECRET_KEY, tc3_headers
 
-EXAMPLES = int(os.environ.get("BDA_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("BDA_FUZZ_EXAMPLES", "500"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
