@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from emulator.journal import Entry
 
 log = logging.getLogger("bda_emulator.access")
+_PLAIN = re.compile(r"[A-Za-z0-9_.:,/@+\-\[\]']*")
 
 _FIELDS = ("request_id", "http_method", "action", "region", "signature_method", "secret_id",
            "code", "latency_ms")
@@ -30,7 +32,16 @@ def line(entry: Entry, fmt: str) -> str:
     data = fields(entry)
     if fmt == "json":
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return " ".join(f"{k}={v}" for k, v in data.items() if v not in (None, []))
+    return " ".join(f"{k}={_text(v)}" for k, v in data.items() if v not in (None, []))
+
+
+def _text(value: Any) -> str:
+    """A value as one token: client-chosen text with spaces, quotes, ``=`` or control
+    characters is JSON-quoted, so it can neither forge a field nor start a new line."""
+    text = str(value)
+    if _PLAIN.fullmatch(text):
+        return text
+    return json.dumps(text, ensure_ascii=True)
 
 
 def emit(entry: Entry, fmt: str) -> None:

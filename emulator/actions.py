@@ -20,15 +20,13 @@ import aiohttp
 from emulator.errors import ApiError
 from emulator.fetch import FetchPolicy, UrlMap, fetch_image
 from emulator.gateway import Call
+from emulator.limits import OFF_LOOP_BYTES
 from emulator.params import RawRequest
 from emulator.results import Picture, ResultCache, decode_picture, picture, reply_for
 from emulator.segmentation import OPTIONS
 from emulator.validation import RequestValidator, check_segmentation_options
 
 SEGMENT = "SegmentCustomizedPortraitPic"
-#: Inputs up to this size are decoded and hashed on the event loop (well under a millisecond);
-#: larger ones in the ``prep`` executor.
-INLINE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +92,11 @@ async def segment_customized_portrait_pic(services: Services, call: Call, raw: R
     if url is not None:
         data = await fetch_image(url, session=services.session, policy=services.fetch_policy,
                                  url_map=services.url_map)
-        pic = (picture(data) if len(data) <= INLINE_BYTES
+        pic = (picture(data) if len(data) <= OFF_LOOP_BYTES
                else await loop.run_in_executor(services.prep, picture, data))
     elif params.get("Image"):
         text = params["Image"]
-        pic = (decode_picture(text) if len(text) <= INLINE_BYTES
+        pic = (decode_picture(text) if len(text) <= OFF_LOOP_BYTES
                else await loop.run_in_executor(services.prep, decode_picture, text))
     else:
         raise ApiError("MissingParameter", param="Image` or `Url")

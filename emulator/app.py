@@ -31,7 +31,7 @@ from emulator.fetch import FetchPolicy, UrlMap, make_session
 from emulator.gateway import admit
 from emulator.journal import OK, Coverage, Entry, Journal
 from emulator.keys import CLOCK, COVERAGE, CREDENTIALS, JOURNAL, SCENARIOS, SERVICES, SETTINGS
-from emulator.limits import body_limit, check_query, drain, read_body
+from emulator.limits import OFF_LOOP_BYTES, body_limit, check_query, drain, read_body
 from emulator.params import RawRequest, language_of
 from emulator.results import Picture, ResultCache
 from emulator.scenarios import ScenarioError, ScenarioStore, load_paths
@@ -44,12 +44,13 @@ __all__ = ["CLOCK", "COVERAGE", "CREDENTIALS", "JOURNAL", "SCENARIOS", "SERVICES
            "api", "create_app", "make_runner"]
 
 SCENARIO_HEADER = "x-emulator-scenario"
-#: Bodies above this size are parsed and hashed off the event loop.
-OFF_LOOP_BYTES = 64 * 1024
 
 #: aiohttp's parser limits, raised so a 32 KB GET request line is served, not refused.
 MAX_LINE_SIZE = 64 * 1024
 MAX_FIELD_SIZE = 64 * 1024
+#: How long aiohttp keeps reading a body nobody consumed (a slow client cut off by
+#: ``--read-timeout``) before closing; its default of 10 s would hold the connection.
+LINGERING_TIME = 1.0
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> web.Application:
@@ -134,7 +135,8 @@ async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
         raw = await _read(request)
         language = language_of(raw)
         header = raw.headers.get(SCENARIO_HEADER)
-        trace.facts = await _facts(app, raw, app[SCENARIOS].needs_image(header))
+        trace.facts = await _facts(app, raw,
+                                   app[SCENARIOS].needs_image(header, app[CLOCK].now()))
         try:
             decision = app[SCENARIOS].decide(trace.facts, app[CLOCK].now(), header)
         except ScenarioError as exc:  # an unknown X-Emulator-Scenario: say so to the client
@@ -156,7 +158,13 @@ async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
         return response
     except ApiError as error:
         trace.code = error.code
-        return failure(error, language, trace.request_id)
+        response = failure(error, language, trace.request_id)
+        if error.code == "FailedOperation.RequestTimeout":  # a slow client: let it go
+            response.force_close()
+        return response
+    except asyncio.CancelledError:  # the client went away or the server is stopping
+        trace.code = "transport.cancelled"
+        raise
     except Exception:  # the envelope must hold even for emulator bugs
         log.exception("internal error serving %s %s (RequestId %s)", request.method,
                       request.path, trace.request_id)
@@ -216,4 +224,5 @@ def make_runner(app: web.Application) -> web.AppRunner:
     """An AppRunner with the parser limits the contract needs, whose server answers even
     unparsable requests with the envelope (:mod:`emulator.edge`)."""
     return EmulatorRunner(app, head_timeout=app[SETTINGS].read_timeout, access_log=None,
-                          max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE)
+                          max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE,
+                          lingering_time=LINGERING_TIME)

@@ -42,7 +42,7 @@ def success(fragment: bytes, request_id: str) -> web.Response:
 
 
 def error_body(error: ApiError, language: Language, request_id: str) -> dict[str, Any]:
-    """The ``Response`` object of an error reply (also used by the journal and scenarios)."""
+    """The ``Response`` object of an error reply."""
     return {"Error": {"Code": error.code, "Message": error.message(language)},
             "RequestId": request_id}
 

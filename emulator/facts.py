@@ -41,7 +41,7 @@ class Facts:
     image_bytes: int | None = None
     image_width: int | None = None
     image_height: int | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # holds the token
     #: the JSON body, parsed once here and reused by the action (not shown anywhere)
     params: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 

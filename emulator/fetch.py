@@ -124,11 +124,6 @@ def _map_key(url: str) -> str:
     return str(URL(url).with_fragment(None))
 
 
-# --- syntax -------------------------------------------------------------------------------
-
-
-# --- host and address rules ---------------------------------------------------------------
-
 
 async def _resolve(host: str, port: int) -> list[IPAddress]:
     """The addresses ``host`` resolves to now (the step tests replace to fake DNS answers)."""

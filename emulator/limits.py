@@ -18,6 +18,8 @@ MIB = 1024 * KIB
 GET_LIMIT = 32 * KIB
 FORM_LIMIT = 1 * MIB
 JSON_LIMIT = 10 * MIB
+#: Bodies and inputs above this size are parsed, hashed and decoded off the event loop.
+OFF_LOOP_BYTES = 64 * KIB
 
 
 def body_limit(method: str, media_type: str) -> int:

@@ -54,16 +54,13 @@ class ResultCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[CacheKey, Reply] = OrderedDict()
         self._bytes = 0
-        self.hits = 0
-        self.misses = 0
+        #: replies being computed: a second identical request waits for the first
+        self.inflight: dict[CacheKey, asyncio.Future[Reply]] = {}
 
     def get(self, key: CacheKey) -> Reply | None:
         reply = self._entries.get(key)
-        if reply is None:
-            self.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.hits += 1
+        if reply is not None:
+            self._entries.move_to_end(key)
         return reply
 
     def put(self, key: CacheKey, reply: Reply) -> None:
@@ -81,7 +78,6 @@ class ResultCache:
     def clear(self) -> None:
         self._entries.clear()
         self._bytes = 0
-        self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -101,7 +97,7 @@ def decode_picture(text: str) -> Picture:
 
 
 def compute_reply(image: bytes, options: Sequence[str], max_subjects: int) -> Reply:
-    """Segment, encode and serialise; runs in a worker (plain arguments, picklable result)."""
+    """Segment, encode and serialise; runs in a worker thread (pure: plain values in and out)."""
     result = segment(image, options, max_subjects)
     return Reply(fields_fragment({
         "PortraitImage": base64.b64encode(result.portrait_png).decode("ascii"),
@@ -116,8 +112,16 @@ async def reply_for(pic: Picture, options: Sequence[str], *, cache: ResultCache,
     cached = cache.get(key)
     if cached is not None:
         return cached
+    pending = cache.inflight.get(key)
+    if pending is not None:  # the same picture is being segmented: share its result
+        return await asyncio.shield(pending)
     loop = asyncio.get_running_loop()
-    reply = await loop.run_in_executor(executor, compute_reply, pic.data, tuple(options),
-                                       max_subjects)
+    future = loop.run_in_executor(executor, compute_reply, pic.data, tuple(options),
+                                  max_subjects)
+    cache.inflight[key] = future
+    try:
+        reply = await asyncio.shield(future)
+    finally:
+        cache.inflight.pop(key, None)
     cache.put(key, reply)
     return reply

@@ -121,8 +121,8 @@ class Rule:
             count = self._count(facts.secret_id or "", now, effect.per_seconds)
             if count <= effect.limit:
                 return None
-            effect = ErrorEffect("RequestLimitExceeded",
-                                 details=(("count", str(count)), ("limit", str(effect.limit))))
+            error = effect.error(count)
+            effect = ErrorEffect(error.code, details=tuple(error.details.items()))
         elif isinstance(effect, Delay):
             effect = Delay(seconds=effect.sample(self.rng))
         self.hits += 1

@@ -22,6 +22,7 @@ clock, passed in: this module does no I/O beyond reading files and holds no glob
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -206,10 +207,13 @@ class ScenarioStore:
             self.per_request[name] = scenario
         return scenario
 
-    def needs_image(self, header: str | None = None) -> bool:
+    def needs_image(self, header: str | None, now: float) -> bool:
         """Whether matching needs the image's sha256 (decoding megabytes otherwise skipped)."""
-        return bool(header) or any(rule.match.needs_image for scenario in self.active.values()
-                                   for rule in scenario.rules)
+        scenarios = list(self.active.values())
+        if header:
+            with contextlib.suppress(ScenarioError):  # decide() reports an unknown name
+                scenarios.append(self.named(header, now))
+        return any(rule.match.needs_image for scenario in scenarios for rule in scenario.rules)
 
     def decide(self, facts: Facts, now: float, header: str | None = None) -> Decision:
         """Run the request past the named scenario (if any), then the active ones."""

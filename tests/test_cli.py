@@ -110,3 +110,15 @@ def test_text_log_lines(tmp_path: Path) -> None:
     line = next(x for x in err.splitlines() if "bda_emulator.access" in x)
     # urllib posts a form: the v1 path, whose body "{}" is a malformed form
     assert "code=InvalidParameter" in line and "request_id=" in line
+
+
+def test_text_log_values_cannot_forge_lines() -> None:
+    from emulator.accesslog import line
+    from emulator.journal import Entry
+
+    entry = Entry(time=0, request_id="r", code="MissingParameter", latency_ms=1.0,
+                  action="X\ncode=OK forged=1", secret_id="a\x0bb c")
+    text = line(entry, "text")
+    assert "\n" not in text and "\x0b" not in text
+    assert 'action="X\\ncode=OK forged=1"' in text and "code=MissingParameter" in text
+    assert text.count(" code=") == 1

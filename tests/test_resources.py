@@ -166,3 +166,45 @@ def test_rate_limit_windows_are_bounded_by_secret_id_count() -> None:
         rule._count(f"AKID{i}", now=0.0, per=1.0)
     assert len(rule._windows) == MAX_RATE_KEYS
     assert "AKID0" not in rule._windows and f"AKID{MAX_RATE_KEYS + 49}" in rule._windows
+
+
+def test_timed_out_body_closes_the_connection(impatient: EmulatorServer) -> None:
+    with socket.create_connection((impatient.host, impatient.port), timeout=10) as sock:
+        sock.sendall(f"POST / HTTP/1.1\r\nHost: {impatient.endpoint}\r\nContent-Type: "
+                     "application/json\r\nContent-Length: 100\r\n\r\n{".encode())
+        started = time.monotonic()
+        reply = b""
+        while data := sock.recv(65536):  # ends when the server closes
+            reply += data
+        assert time.monotonic() - started < 5
+    status, headers, body = _parse_raw(reply)
+    assert headers.get("connection", "").lower() == "close"
+    check_reply(status, headers, body, "POST")
+
+
+def test_identical_concurrent_requests_are_segmented_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    from concurrent.futures import ThreadPoolExecutor
+
+    from emulator import results
+    from emulator.resources import fixture_path
+    from tests.helpers import bda, segment_request
+
+    calls: list[int] = []
+    original = results.compute_reply
+
+    def counting(*args: object) -> results.Reply:
+        calls.append(1)
+        time.sleep(0.3)  # long enough for the other requests to arrive meanwhile
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(results, "compute_reply", counting)
+    image = base64.b64encode(fixture_path("images/portrait.png").read_bytes()).decode()
+    params = {"Image": image, "SegmentationOptions": {"Hair": True}}
+    with EmulatorServer(Settings(port=0, workers=2)) as srv, ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(
+            lambda _: bda(srv.endpoint).SegmentCustomizedPortraitPic(segment_request(params)),
+            range(8)))
+    assert len({r.MaskImage for r in replies}) == 1
+    assert len(calls) == 1
