@@ -9,6 +9,7 @@ images) runs in the executor, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
@@ -84,10 +85,12 @@ def business_params(validator: RequestValidator, call: Call, raw: RawRequest,
 async def segment_customized_portrait_pic(services: Services, call: Call, raw: RawRequest,
                                           parsed: Mapping[str, Any] | None) -> Outcome:
     """Synthetic multi-class portrait segmentation of the Url (preferred) or Image input."""
-    params = business_params(services.validators[SEGMENT], call, raw, parsed)
+    loop = asyncio.get_running_loop()
+    validate = functools.partial(business_params, services.validators[SEGMENT], call, raw, parsed)
+    params = (validate() if len(raw.body) <= OFF_LOOP_BYTES  # megabytes of JSON: off the loop
+              else await loop.run_in_executor(services.prep, validate))
     check_segmentation_options(params)
     options = [name for name in OPTIONS if params["SegmentationOptions"].get(name) is True]
-    loop = asyncio.get_running_loop()
     url = params.get("Url") or None
     if url is not None:
         data = await fetch_image(url, session=services.session, policy=services.fetch_policy,
