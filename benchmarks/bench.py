@@ -66,6 +66,7 @@ from aiohttp import web
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from emulator import auth
+from emulator.cli import serve_until_signalled
 
 SECRET_ID = "AKIDEMULATOR000000000000000000000000"
 SECRET_KEY = "emulatorsecretkey000000000000000"
@@ -559,19 +560,8 @@ async def _transport(port: int, reply: bytes, ready: Callable[[], object] | None
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_get(HEALTH, health)
     app.router.add_post("/{tail:.*}", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, reuse_port=True).start()
-    if ready is not None:
-        ready()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_signalled(web.AppRunner(app, access_log=None), "127.0.0.1", port,
+                                reuse_port=True, ready=ready)
 
 
 def _transport_child(port: int, reply: bytes, ready: Callable[[], object]) -> None:
@@ -1004,6 +994,14 @@ def code_version() -> str:
                                 if changed else " (emulator/ unchanged)")
 
 
+def preamble(title: str) -> list[str]:
+    """The first lines of a results file: title, date, machine, code and command line."""
+    command = shlex.join([Path(sys.executable).name, *sys.argv])
+    return [f"# {title}", "",
+            f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+            f"- Machine: {machine()}", f"- Code: {code_version()}", f"- Command: `{command}`"]
+
+
 def machine() -> str:
     """CPU count, platform and the versions that matter."""
     return (f"nproc {len(os.sched_getaffinity(0))}, {platform.system()} {platform.machine()}, "
@@ -1196,13 +1194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     others = (busy_seconds() - busy0) - (own_seconds() - own0)
     report = render(res)
     print(report)
-    command = shlex.join([Path(sys.executable).name, *sys.argv])
     header = [
-        "# bda-emulator benchmark", "",
-        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- Machine: {machine()}",
-        f"- Code: {code_version()}",
-        f"- Command: `{command}`",
+        *preamble("bda-emulator benchmark"),
         f"- Bounds: each load cell {plan.requests} requests or {plan.duration:g} s, whichever "
         f"first; compute floor median of {plan.floor_runs} runs; options {json.dumps(OPTIONS)}; "
         f"compute threads {plan.threads or f'default ({plan.workers})'}; RSS run "

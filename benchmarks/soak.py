@@ -53,7 +53,6 @@ import traceback
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -70,13 +69,12 @@ from bench import (
     SECRET_ID,
     Server,
     busy_seconds,
-    code_version,
     emulator_argv,
     loadavg,
-    machine,
     make_photo,
     own_seconds,
     percentile,
+    preamble,
     request_body,
     rss_mb,
     signed_headers,
@@ -617,13 +615,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = render(run)
     failed = run.failed
     verdict = ("**FAILED**: " + "; ".join(failed)) if failed else "**PASSED**"
-    command = shlex.join([Path(sys.executable).name, *sys.argv])
     header = [
-        "# bda-emulator soak", "",
-        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- Machine: {machine()}",
-        f"- Code: {code_version()}",
-        f"- Command: `{command}`",
+        *preamble("bda-emulator soak"),
         f"- Server: `bda-emulator serve` {shlex.join(args.server_arg) or '(defaults)'}; image "
         f"workers {run.workers}; fault scenario `{SCENARIO['name']}` loaded with "
         "`PUT /_emulator/scenarios`",

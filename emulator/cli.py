@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -120,12 +120,21 @@ def _check_scenarios(paths: list[Path]) -> int:
 
 
 async def _serve(settings: Settings) -> None:
-    app = create_app(settings)
-    runner = make_runner(app)
+    def announce() -> None:
+        print(f"bda-emulator listening on http://{settings.host}:{settings.port}", flush=True)
+
+    await serve_until_signalled(make_runner(create_app(settings)), settings.host, settings.port,
+                                ready=announce)
+
+
+async def serve_until_signalled(runner: web.AppRunner, host: str, port: int, *,
+                                reuse_port: bool = False,
+                                ready: Callable[[], object] | None = None) -> None:
+    """Serve ``runner`` on host:port until SIGINT or SIGTERM, then finish in-flight requests."""
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    print(f"bda-emulator listening on http://{settings.host}:{settings.port}", flush=True)
+    await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+    if ready is not None:
+        ready()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
