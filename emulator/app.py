@@ -51,6 +51,8 @@ MAX_FIELD_SIZE = 64 * 1024
 #: How long aiohttp keeps reading a body nobody consumed (a slow client cut off by
 #: ``--read-timeout``) before closing; its default of 10 s would hold the connection.
 LINGERING_TIME = 1.0
+#: The journal keeps this much of a failure's explanation.
+MAX_EXPLAIN_CHARS = 1024
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> web.Application:
@@ -111,7 +113,8 @@ async def api(request: web.Request) -> web.StreamResponse:
             image_sha256=pic.sha256 if pic else facts.image_sha256,
             image_bytes=len(pic.data) if pic else facts.image_bytes,
             image_width=pic.width if pic else facts.image_width,
-            image_height=pic.height if pic else facts.image_height, rules=tuple(trace.rules))
+            image_height=pic.height if pic else facts.image_height, rules=tuple(trace.rules),
+            explain=trace.explain)
         app[JOURNAL].record(entry)
         app[COVERAGE].count(trace.code)
         accesslog.emit(entry, app[SETTINGS].log_format)
@@ -126,6 +129,13 @@ class _Trace:
         self.facts = Facts()
         self.picture: Picture | None = None
         self.rules: list[str] = []
+        self.explain: str | None = None
+
+    def failed(self, error: ApiError) -> None:
+        """Note a failure's code and, clipped, its explanation or detailed reason."""
+        self.code = error.code
+        why = error.explain or error.details.get("reason")
+        self.explain = None if why is None else why[:MAX_EXPLAIN_CHARS]
 
 
 async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
@@ -157,7 +167,7 @@ async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
         response, trace.code = await _answer(app, raw, language, trace)
         return response
     except ApiError as error:
-        trace.code = error.code
+        trace.failed(error)
         response = failure(error, language, trace.request_id)
         if error.code == "FailedOperation.RequestTimeout":  # a slow client: let it go
             response.force_close()
@@ -178,6 +188,7 @@ async def _answer(app: web.Application, raw: RawRequest, language: Language,
     try:
         outcome = await _dispatch(app, raw, trace.facts.params)
     except ApiError as error:
+        trace.failed(error)
         return failure(error, language, trace.request_id), error.code
     trace.picture = outcome.picture
     return success(outcome.fragment, trace.request_id), OK

@@ -205,15 +205,19 @@ class ApiError(Exception):
     ``details`` fill the code's detail template (``param``, ``reason``, ``action`` …); when a
     template needs a detail that is missing (e.g. ``reason_zh`` for a Chinese reply) the plain
     documented message is used. ``message`` overrides both languages (scenarios).
+    ``explain`` says why, for the test author: it goes to the journal, never on the wire
+    (where the real service would say less, e.g. what a Url fetch ran into).
     """
 
-    def __init__(self, code: str, *, message: str | None = None, **details: str) -> None:
+    def __init__(self, code: str, *, message: str | None = None, explain: str | None = None,
+                 **details: str) -> None:
         if code not in CATALOGUE:
             raise ValueError(f"undocumented error code {code!r}")
         super().__init__(code)
         self.code = code
         self.details = details
         self.override = message
+        self.explain = explain
 
     def message(self, language: Language) -> str:
         """The message in ``language``, detailed when the code has a template and details."""

@@ -44,6 +44,8 @@ class Entry:
     image_width: int | None = None
     image_height: int | None = None
     rules: tuple[str, ...] = field(default=())
+    #: why the request failed, for the test author (never on the wire); clipped
+    explain: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
