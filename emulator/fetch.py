@@ -17,9 +17,15 @@ into the machine or network it runs on (SSRF), and it runs offline, so:
 
 Every failure is an :class:`~emulator.errors.ApiError`: ``InvalidParameterValue.UrlIllegal``
 for the client's malformed URL, ``LimitExceeded.TooLargeFileError`` for a body over the cap and
-``FailedOperation.ImageDownloadError`` for everything else (refusals, network errors, HTTP
-errors). Deviation: the real service's size limit applies to the downloaded file too, but which
-code it returns for an oversized download and its redirect/timeout rules are undocumented.
+``FailedOperation.ImageDownloadError`` for everything else (refusals, DNS and network errors,
+HTTP errors, a body that is not an image file at all). On the wire each carries only the
+code's plain documented message: a refused host, a closed port, a 404, an SSH banner and an
+HTML page all read "Error downloading the image.", so the Url parameter cannot serve as a port
+scanner that echoes banners. Why, with its stage (``syntax``, ``policy``, ``resolve``,
+``connect``, ``response``, ``status``, ``redirect``, ``size``, ``decode``, ``timeout``) and a
+clipped, escaped description, goes to ``ApiError.explain``, which the journal keeps.
+Deviation: the real service's size limit applies to the downloaded file too, but which code it
+returns for an oversized download and its redirect/timeout rules are undocumented.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import aiohttp
 from yarl import URL
 
 from emulator.errors import ApiError
+from emulator.images import sniff_format
 from emulator.resources import fixture_path
 from emulator.urlpolicy import (
     ALLOWED_HOSTS_SETTING,
@@ -66,6 +73,7 @@ _DOWNLOAD_ERROR = "FailedOperation.ImageDownloadError"
 _TOO_LARGE = "LimitExceeded.TooLargeFileError"
 
 _CHUNK = 64 * 1024
+_MAX_DETAIL = 200  # characters of a network-supplied description kept in ``explain``
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -165,18 +173,19 @@ async def _vet(url: URL, policy: FetchPolicy) -> _Target:
     if literal is not None:
         always = always_refused(literal)
     if always is not None:
-        _refuse(f"host `{host}` {always}")
+        _refuse("policy", f"host `{host}` {always}")
     if not host_allowed(host, literal, policy):
         _refuse(
+            "policy",
             f"host `{host}` is not in the emulator's allowed hosts (it is offline: it fetches "
-            f"loopback URLs, the URL map and the hosts listed in {ALLOWED_HOSTS_SETTING})"
+            f"loopback URLs, the URL map and the hosts listed in {ALLOWED_HOSTS_SETTING})",
         )
     addresses = [literal] if literal is not None else await _resolve_name(url, policy)
     for address in addresses:
         reason = address_refusal(address, policy)
         if reason is not None:
             shown = "" if literal is not None else f" resolves to {address}, which"
-            _refuse(f"host `{host}`{shown} {reason}")
+            _refuse("policy", f"host `{host}`{shown} {reason}")
     return _Target(url, tuple(addresses))
 
 
@@ -187,16 +196,30 @@ async def _resolve_name(url: URL, policy: FetchPolicy) -> list[IPAddress]:
         async with asyncio.timeout(policy.connect_timeout):
             addresses = await _resolve(host, port)
     except TimeoutError:
-        _refuse(f"resolving host `{host}` timed out")
+        _refuse("resolve", f"resolving host `{host}` timed out")
     except (OSError, ValueError) as exc:
-        _refuse(f"cannot resolve host `{host}` ({exc})")
+        _refuse("resolve", f"cannot resolve host `{host}` ({_describe(exc)})")
     if not addresses:
-        _refuse(f"host `{host}` resolves to no address")
+        _refuse("resolve", f"host `{host}` resolves to no address")
     return addresses
 
 
-def _refuse(reason: str) -> NoReturn:
-    raise ApiError(_DOWNLOAD_ERROR, reason=reason)
+def _refuse(stage: str, why: str) -> NoReturn:
+    """The plain download error on the wire; the stage and the reason only in ``explain``."""
+    raise ApiError(_DOWNLOAD_ERROR, explain=f"{stage}: {_printable(why)}")
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception's type and text, clipped: its text may quote what a server sent."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "…"
+
+
+def _printable(text: str) -> str:
+    """Escape what could break a journal viewer or a log line (newlines, controls, bidi)."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
 
 
 # --- HTTP ---------------------------------------------------------------------------------
@@ -230,9 +253,7 @@ async def fetch_image(
         async with asyncio.timeout(policy.total_timeout):
             return await _follow(URL(url), session, policy, url_map)
     except TimeoutError:
-        raise ApiError(
-            _DOWNLOAD_ERROR, reason=f"no complete answer within {policy.total_timeout:g} s"
-        ) from None
+        _refuse("timeout", f"no complete answer within {policy.total_timeout:g} s")
 
 
 async def _follow(
@@ -248,25 +269,26 @@ async def _follow(
             url = _redirect_target(url, location, status)
             continue
         if not 200 <= status < 300:
-            _refuse(f"{_show(url)} answered HTTP {status}")
-        return _checked_body(body, policy)
-    _refuse(f"more than {policy.max_redirects} redirects")
+            _refuse("status", f"{_show(url)} answered HTTP {status}")
+        _check_image(url, _checked_body(body, policy))
+        return body
+    _refuse("redirect", f"more than {policy.max_redirects} redirects")
 
 
 def _redirect_target(url: URL, location: str | None, status: int) -> URL:
     """Resolve a Location against the current URL and hold it to the first URL's syntax."""
     if not location:
-        _refuse(f"{_show(url)} answered HTTP {status} without a Location")
+        _refuse("redirect", f"{_show(url)} answered HTTP {status} without a Location")
     problem = syntax_problem(location) if any(bad_char(ch) for ch in location) else None
     if problem is None:
         try:
             target = url.join(URL(location))
         except ValueError as exc:
-            problem = f"the URL cannot be parsed ({exc})"
+            problem = f"the URL cannot be parsed ({_describe(exc)})"
         else:
             problem = syntax_problem(str(target))
     if problem is not None:
-        _refuse(f"{_show(url)} redirects to an illegal URL: {problem}")
+        _refuse("redirect", f"{_show(url)} redirects to an illegal URL: {problem}")
     return target
 
 
@@ -276,7 +298,7 @@ async def _get(
     """GET the target at each vetted address in turn until one connects."""
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=policy.connect_timeout)
     headers = {"Host": target.host_header, "Accept-Encoding": "identity"}
-    failure = ""
+    failure = "no address to connect to"
     for address in target.addresses:
         try:
             async with session.get(
@@ -292,10 +314,11 @@ async def _get(
                     return response.status, None, b""
                 return response.status, None, await _read_capped(response, policy)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            failure = f"cannot connect to {_show(target.url)} ({exc})"
+            failure = f"cannot connect to {_show(target.url)} at {address} ({_describe(exc)})"
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            _refuse(f"downloading {_show(target.url)} failed ({type(exc).__name__}: {exc})")
-    _refuse(failure)
+            # e.g. a non-HTTP service: the exception quotes its banner, so explain only
+            _refuse("response", f"{_show(target.url)} gave no valid HTTP answer ({_describe(exc)})")
+    _refuse("connect", failure)
 
 
 async def _read_capped(response: aiohttp.ClientResponse, policy: FetchPolicy) -> bytes:
@@ -319,13 +342,30 @@ def _checked_body(body: bytes, policy: FetchPolicy) -> bytes:
     if len(body) > policy.max_bytes:
         _too_large(f"{len(body)} bytes", policy)
     if not body:
-        _refuse("the image URL answered an empty body")
+        _refuse("size", "the image URL answered an empty body")
     return body
+
+
+def _check_image(url: URL, body: bytes) -> None:
+    """Refuse a downloaded body that is no image file at all, as a download error.
+
+    An HTML page or a JSON answer must read like a closed port or a 404 on the wire, or the
+    Url parameter tells which local ports serve HTTP. Bodies in a known image format, even an
+    unsupported one, go on to the image checks and their documented codes.
+    """
+    try:
+        sniff_format(body)
+    except ApiError as exc:
+        if exc.code != "FailedOperation.ImageDecodeFailed":
+            return
+        _refuse("decode", f"{_show(url)} answered {len(body)} bytes that are not an image "
+                          f"(they start with {body[:16]!r})")
 
 
 def _too_large(what: str, policy: FetchPolicy) -> NoReturn:
     raise ApiError(
-        _TOO_LARGE, reason=f"the image is over the {policy.max_bytes}-byte download limit ({what})"
+        _TOO_LARGE,
+        explain=f"size: the image is over the {policy.max_bytes}-byte download limit ({what})",
     )
 
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.tracing import traced  # noqa: F401 - a fixture for the fetch tests
+
 if TYPE_CHECKING:
     from emulator.server import EmulatorServer
 
