@@ -40,9 +40,11 @@ docs: $(VENV)/.test-installed
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
 
-## make bench: load and compute benchmark (about 1.5 min on 2 cores); writes benchmarks/results.md
+## make bench: load and compute benchmark (about 1.5 min on 2 cores); writes benchmarks/results.md;
+## then the hostile-client benchmark (about 1 min); writes benchmarks/hostile-results.md
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/hostile.py $(BENCH_ARGS)
 
 ## make soak: 10,000 signed requests (successes, natural errors, injected faults) at concurrency 64
 ## against bda-emulator serve, every reply classified, RSS and journal checked; writes

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from emulator import strictjson
 from emulator.errors import ApiError
 from emulator.fetch import FetchPolicy, UrlMap, fetch_image
 from emulator.gateway import Call
@@ -42,6 +42,7 @@ class Services:
     fetch_policy: FetchPolicy
     url_map: UrlMap
     max_subjects: int
+    image_timeout: float  # seconds a request may wait for its image work, queueing included
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,8 @@ def business_params(validator: RequestValidator, call: Call, raw: RawRequest,
             params: Any = dict(parsed)
         else:
             try:
-                params = json.loads(raw.body.decode("utf-8")) if raw.body.strip() else {}
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                params = strictjson.loads(raw.body.decode("utf-8")) if raw.body.strip() else {}
+            except (ValueError, RecursionError) as exc:  # NaN and 1e400 are not JSON either
                 raise ApiError("InvalidParameter",
                                reason="The request body is not valid UTF-8 JSON.",
                                reason_zh="请求体不是合法的 UTF-8 JSON。") from exc
@@ -104,7 +105,7 @@ async def segment_customized_portrait_pic(services: Services, call: Call, raw: R
     else:
         raise ApiError("MissingParameter", param="Image` or `Url")
     reply = await reply_for(pic, options, cache=services.cache, executor=services.executor,
-                            max_subjects=services.max_subjects)
+                            max_subjects=services.max_subjects, timeout=services.image_timeout)
     return Outcome(reply.fragment, pic)
 
 

@@ -11,23 +11,35 @@ Routes: ``GET /health``; ``GET|PUT|DELETE /scenarios``, ``DELETE /scenarios/<nam
 from __future__ import annotations
 
 import hmac
-import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 import emulator
+from emulator import strictjson
+from emulator.errors import ApiError
 from emulator.keys import CLOCK, COVERAGE, JOURNAL, SCENARIOS, SETTINGS
+from emulator.limits import MIB, read_body
 from emulator.scenarios import ScenarioError, bundled_names, load_text
 
 PREFIX = "/_emulator"
 TOKEN_HEADER = "X-Emulator-Token"
+#: The largest admin body (a scenario file); read within ``--read-timeout`` like API bodies.
+MAX_BODY = 1 * MIB
+#: ``POST /clock`` accepts times from the epoch to the end of year 9999 (what dates can show).
+MAX_EPOCH = 253_402_300_799.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def _json(data: Any, status: int = 200) -> web.Response:
+    """Strict JSON (never ``NaN``): admin replies are read by other languages' parsers."""
+    return web.json_response(data, status=status, dumps=strictjson.dumps)
+
+
 def _error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
+    return _json({"error": message, **extra}, status=status)
 
 
 def _guarded(handler: Handler) -> Handler:
@@ -36,7 +48,11 @@ def _guarded(handler: Handler) -> Handler:
         token = request.app[SETTINGS].admin_token
         if token is not None:
             given = request.headers.get(TOKEN_HEADER, "")
-            if not hmac.compare_digest(given.encode(), token.encode()):
+            try:
+                ok = hmac.compare_digest(given.encode(), token.encode())
+            except UnicodeEncodeError:  # undecodable header bytes: not the token either
+                ok = False
+            if not ok:
                 return _error(401, f"missing or wrong {TOKEN_HEADER} header")
         return await handler(request)
     return wrapper
@@ -52,49 +68,64 @@ def _answers_400(handler: Handler) -> Handler:
             return await handler(request)
         except _BadRequest as exc:
             return _error(400, str(exc))
-        except web.HTTPRequestEntityTooLarge:
-            return _error(413, "the body is too large")
     return wrapper
+
+
+async def _body(request: web.Request) -> bytes:
+    """The body, bounded in size (413) and in time by ``--read-timeout`` (408, then closed)."""
+    try:
+        return await read_body(request.content, request.content_length, MAX_BODY,
+                               timeout=request.app[SETTINGS].read_timeout)
+    except ApiError as exc:
+        if exc.code == "RequestSizeLimitExceeded":
+            raise web.HTTPRequestEntityTooLarge(MAX_BODY, request.content_length or 0,
+                                                text=strictjson.dumps({"error": "the body is "
+                                                                       f"over {MAX_BODY} bytes"}),
+                                                content_type="application/json") from exc
+        raise web.HTTPRequestTimeout(text=strictjson.dumps({"error": "the body did not arrive "
+                                                            "within --read-timeout"}),
+                                     content_type="application/json",
+                                     headers={"Connection": "close"}) from exc
 
 
 async def _json_body(request: web.Request) -> Any:
     try:
-        return json.loads(await request.read())
+        return strictjson.loads(await _body(request))
     except (ValueError, RecursionError) as exc:
         raise _BadRequest(f"the body is not JSON: {exc}") from exc
 
 
 async def health(request: web.Request) -> web.Response:
     """Liveness for Docker health checks and the pytest fixture: cheap, never touches state."""
-    return web.json_response({"status": "ok", "service": "bda", "version": "2020-03-24",
-                              "emulator": emulator.__version__})
+    return _json({"status": "ok", "service": "bda", "version": "2020-03-24",
+                  "emulator": emulator.__version__})
 
 
 async def list_scenarios(request: web.Request) -> web.Response:
     """Active scenarios with each rule's hit counts, those used per request, and the bundled."""
-    return web.json_response({**request.app[SCENARIOS].describe(), "bundled": bundled_names()})
+    return _json({**request.app[SCENARIOS].describe(), "bundled": bundled_names()})
 
 
 async def put_scenario(request: web.Request) -> web.Response:
     """Add a scenario (201) or replace the one of the same name (200)."""
     try:
-        scenario = load_text(await request.read(), "request body", request.app[CLOCK].now())
-    except ScenarioError as exc:
+        scenario = load_text(await _body(request), "request body", request.app[CLOCK].now())
+        replaced = request.app[SCENARIOS].put(scenario)
+    except ScenarioError as exc:  # ScenarioLimit too: 400 naming the limit
         raise _BadRequest(str(exc)) from exc
-    replaced = request.app[SCENARIOS].put(scenario)
-    return web.json_response({"status": "replaced" if replaced else "created",
-                              "name": scenario.name, "rules": len(scenario.rules)},
-                             status=200 if replaced else 201)
+    return _json({"status": "replaced" if replaced else "created",
+                  "name": scenario.name, "rules": len(scenario.rules)},
+                 status=200 if replaced else 201)
 
 
 async def delete_scenarios(request: web.Request) -> web.Response:
     name = request.match_info.get("name")
     store = request.app[SCENARIOS]
     if name is None:
-        return web.json_response({"status": "cleared", "removed": store.clear()})
+        return _json({"status": "cleared", "removed": store.clear()})
     if not store.delete(name):
         return _error(404, f"no active scenario named {name!r}")
-    return web.json_response({"status": "deleted", "name": name})
+    return _json({"status": "deleted", "name": name})
 
 
 async def reset(request: web.Request) -> web.Response:
@@ -105,7 +136,7 @@ async def reset(request: web.Request) -> web.Response:
     app[SCENARIOS].reset(now)
     app[JOURNAL].clear()
     app[COVERAGE].reset(now)
-    return web.json_response({"status": "reset", "now": now,
+    return _json({"status": "reset", "now": now,
                               "scenarios": list(app[SCENARIOS].active)})
 
 
@@ -121,22 +152,22 @@ async def list_requests(request: web.Request) -> web.Response:
         if limit < 1:
             raise _BadRequest("limit must be >= 1")
         entries = entries[-int(limit):]
-    return web.json_response({"requests": [e.to_json() for e in entries], "count": len(entries),
+    return _json({"requests": [e.to_json() for e in entries], "count": len(entries),
                               "size": journal.size, "recorded": journal.recorded,
                               "dropped": journal.recorded - len(journal)})
 
 
 async def clear_requests(request: web.Request) -> web.Response:
-    return web.json_response({"status": "cleared", "removed": request.app[JOURNAL].clear()})
+    return _json({"status": "cleared", "removed": request.app[JOURNAL].clear()})
 
 
 async def coverage(request: web.Request) -> web.Response:
-    return web.json_response(request.app[COVERAGE].report())
+    return _json(request.app[COVERAGE].report())
 
 
 async def get_clock(request: web.Request) -> web.Response:
     clock = request.app[CLOCK]
-    return web.json_response({"now": clock.now(), "offset": clock.offset})
+    return _json({"now": clock.now(), "offset": clock.offset})
 
 
 async def post_clock(request: web.Request) -> web.Response:
@@ -154,10 +185,19 @@ async def post_clock(request: web.Request) -> web.Response:
     elif isinstance(value, bool) or not isinstance(value, int | float):
         raise _BadRequest(f'"{key}" must be a number of seconds')
     elif key == "set":
-        clock.set(float(value))
+        clock.set(_epoch(key, value))
     else:
+        _epoch(key, clock.now() + value)
         clock.shift(float(value))
-    return web.json_response({"now": clock.now(), "offset": clock.offset})
+    return _json({"now": clock.now(), "offset": clock.offset})
+
+
+def _epoch(key: str, value: float) -> float:
+    """A time the clock may show: finite (the parser saw to that) and within years 1970-9999."""
+    if not 0 <= value <= MAX_EPOCH:
+        raise _BadRequest(f'"{key}" would put the clock outside 0..{MAX_EPOCH:.0f} '
+                          "(1970 to year 9999)")
+    return float(value)
 
 
 def _number(query: Any, name: str) -> float | None:
@@ -165,9 +205,12 @@ def _number(query: Any, name: str) -> float | None:
     if text is None or text == "":
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise _BadRequest(f"{name}={text!r} is not a number") from None
+        raise _BadRequest(f"{name}={text[:40]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise _BadRequest(f"{name}={text[:40]!r} is not a finite number")
+    return value
 
 
 _ROUTES: dict[str, dict[str, Handler]] = {

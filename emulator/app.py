@@ -10,17 +10,19 @@ that would fail authentication) → gateway checks (signature, common parameters
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
 
-from emulator import accesslog, admin, faults
+from emulator import accesslog, admin, faults, heap
 from emulator.actions import ACTIONS, Outcome, Services
+from emulator.budget import ByteBudget
 from emulator.clock import Clock
 from emulator.credentials import Credentials
 from emulator.edge import EmulatorRunner
@@ -30,12 +32,22 @@ from emulator.facts import Facts, gather
 from emulator.fetch import FetchPolicy, UrlMap, make_session
 from emulator.gateway import admit
 from emulator.journal import OK, Coverage, Entry, Journal
-from emulator.keys import CLOCK, COVERAGE, CREDENTIALS, JOURNAL, SCENARIOS, SERVICES, SETTINGS
+from emulator.keys import (
+    BUDGET,
+    CLOCK,
+    COVERAGE,
+    CREDENTIALS,
+    JOURNAL,
+    SCENARIOS,
+    SERVICES,
+    SETTINGS,
+)
 from emulator.limits import OFF_LOOP_BYTES, body_limit, check_query, drain, read_body
 from emulator.params import RawRequest, language_of
 from emulator.results import Picture, ResultCache
 from emulator.scenarios import ScenarioError, ScenarioStore, load_paths
 from emulator.settings import Settings
+from emulator.text import clip
 from emulator.validation import RequestValidator
 
 log = logging.getLogger("bda_emulator")
@@ -51,14 +63,18 @@ MAX_FIELD_SIZE = 64 * 1024
 #: How long aiohttp keeps reading a body nobody consumed (a slow client cut off by
 #: ``--read-timeout``) before closing; its default of 10 s would hold the connection.
 LINGERING_TIME = 1.0
+#: Seconds after a burst of large bodies ends before free heap pages go back to the OS.
+TRIM_DELAY = 0.5
 #: The journal keeps this much of a failure's explanation.
 MAX_EXPLAIN_CHARS = 1024
+#: How often the connection of a request being answered is checked for a client hang-up.
+HANGUP_POLL = 0.1
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> web.Application:
     """The emulator as an aiohttp application (configuration is read by the caller)."""
     settings = settings or Settings()
-    app = web.Application(client_max_size=1024**2)
+    app = web.Application(client_max_size=1024**2, middlewares=[_unrouted_to_api])
     app[SETTINGS] = settings
     app[CLOCK] = clock or Clock()
     app[CREDENTIALS] = Credentials.load(settings.credentials_path)
@@ -66,10 +82,23 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app[SCENARIOS] = ScenarioStore(load_paths(settings.scenarios, now), now)
     app[JOURNAL] = Journal(settings.journal_size)
     app[COVERAGE] = Coverage(now)
+    app[BUDGET] = _budget(settings.max_inflight_bytes)
     app.cleanup_ctx.append(_services)
     admin.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", api)
     return app
+
+
+def _budget(limit: int) -> ByteBudget:
+    """The in-flight byte budget, trimming the heap once a burst of large bodies is over."""
+    trimmer = heap.Trimmer()
+
+    def released(size: int, still_held: int) -> None:
+        if trimmer.released(size, still_held):  # a moment later: the reply still holds some
+            loop = asyncio.get_running_loop()
+            loop.call_later(TRIM_DELAY, loop.run_in_executor, None, heap.trim)
+
+    return ByteBudget(limit, on_release=released)
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
@@ -85,13 +114,36 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         validators={name: RequestValidator.for_action(name) for name in ACTIONS},
         cache=ResultCache(settings.cache_size), executor=executor, prep=prep, session=session,
         fetch_policy=policy, url_map=UrlMap.load(settings.url_map_path),
-        max_subjects=settings.max_subjects)
+        max_subjects=settings.max_subjects, image_timeout=settings.image_timeout)
     try:
         yield
     finally:
         await session.close()
         executor.shutdown(wait=False, cancel_futures=True)
         prep.shutdown(wait=False, cancel_futures=True)
+
+
+@web.middleware
+async def _unrouted_to_api(request: web.Request,
+                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                           ) -> web.StreamResponse:
+    """What the router cannot place goes to :func:`api` too, never to aiohttp's text 404.
+
+    Only a target not starting with ``/`` escapes the catch-all route: authority-form
+    (``CONNECT host:443``) and asterisk-form (``OPTIONS *``). The API answers those like any
+    request it cannot serve (``UnsupportedProtocol`` for such methods), and journals them.
+
+    A CONNECT reply is the one envelope not sent with HTTP 200 (a deviation): a 2xx would tell
+    the client its tunnel is open, and HTTP forbids it a body. It is 405 with ``Allow``, and
+    the connection closes, since the client may already be sending tunnel bytes.
+    """
+    unrouted = request.match_info.http_exception is not None
+    response = await (api(request) if unrouted else handler(request))
+    if request.method == "CONNECT" and not response.prepared:
+        response.set_status(405)
+        response.headers["Allow"] = "GET, POST"
+        response.force_close()
+    return response
 
 
 async def api(request: web.Request) -> web.StreamResponse:
@@ -107,7 +159,7 @@ async def api(request: web.Request) -> web.StreamResponse:
         entry = Entry(
             time=at, request_id=trace.request_id, code=trace.code,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
-            http_method=request.method, action=facts.action, secret_id=facts.secret_id,
+            http_method=clip(request.method, 16), action=facts.action, secret_id=facts.secret_id,
             region=facts.region, signature_method=facts.signature_method,
             options=facts.selected,
             image_sha256=pic.sha256 if pic else facts.image_sha256,
@@ -132,40 +184,28 @@ class _Trace:
         self.explain: str | None = None
 
     def failed(self, error: ApiError) -> None:
-        """Note a failure's code and, clipped, its explanation or detailed reason."""
+        """Note a failure's code and, clipped, its explanation or detailed reason.
+
+        The error's frames are dropped: a frame that raised it often holds it too (a list of
+        candidate errors), a cycle that kept each request's megabytes of body alive until a
+        full garbage collection — gigabytes under concurrent large requests.
+        """
         self.code = error.code
         why = error.explain or error.details.get("reason")
         self.explain = None if why is None else why[:MAX_EXPLAIN_CHARS]
+        cause: BaseException | None = error
+        while cause is not None:
+            cause.__traceback__ = None
+            cause = cause.__cause__ or cause.__context__
 
 
 async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
-    app = request.app
     language: Language = "zh-CN" if request.headers.get("X-TC-Language") == "zh-CN" else "en-US"
     try:
-        raw = await _read(request)
-        language = language_of(raw)
-        header = raw.headers.get(SCENARIO_HEADER)
-        trace.facts = await _facts(app, raw,
-                                   app[SCENARIOS].needs_image(header, app[CLOCK].now()))
-        try:
-            decision = app[SCENARIOS].decide(trace.facts, app[CLOCK].now(), header)
-        except ScenarioError as exc:  # an unknown X-Emulator-Scenario: say so to the client
-            raise ApiError("InvalidParameter", reason=str(exc)) from exc
-        trace.rules = decision.rules
-        if decision.delay > 0:
-            await asyncio.sleep(decision.delay)
-        effect = decision.effect
-        if isinstance(effect, faults.TransportFault):
-            trace.code = effect.label
-
-            async def real() -> web.Response:
-                return (await _answer(app, raw, language, trace))[0]
-
-            return await faults.apply(effect, request, real)
-        if isinstance(effect, faults.ErrorEffect):
-            raise effect.error()
-        response, trace.code = await _answer(app, raw, language, trace)
-        return response
+        async with _reserved(request):
+            raw = await _read(request)
+            language = language_of(raw)
+            return await _handle(request, raw, language, trace)
     except ApiError as error:
         trace.failed(error)
         response = failure(error, language, trace.request_id)
@@ -180,6 +220,90 @@ async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
                       request.path, trace.request_id)
         trace.code = "InternalError"
         return failure(ApiError("InternalError"), language, trace.request_id)
+
+
+async def _handle(request: web.Request, raw: RawRequest, language: Language,
+                  trace: _Trace) -> web.StreamResponse:
+    """Facts, the scenarios' decision, then a fault, an injected error or the real answer."""
+    app = request.app
+    header = raw.headers.get(SCENARIO_HEADER)
+    trace.facts = await _facts(app, raw, app[SCENARIOS].needs_image(header, app[CLOCK].now()))
+    try:
+        decision = app[SCENARIOS].decide(trace.facts, app[CLOCK].now(), header)
+    except ScenarioError as exc:  # an unknown X-Emulator-Scenario: say so to the client
+        raise ApiError("InvalidParameter", reason=str(exc)) from exc
+    trace.rules = decision.rules
+    if decision.delay > 0:
+        await asyncio.sleep(decision.delay)
+    effect = decision.effect
+    if isinstance(effect, faults.TransportFault):
+        trace.code = effect.label
+
+        async def real() -> web.Response:
+            async with _cancelled_on_hangup(request):
+                return (await _answer(app, raw, language, trace))[0]
+
+        return await faults.apply(effect, request, real)
+    if isinstance(effect, faults.ErrorEffect):
+        raise effect.error()
+    async with _cancelled_on_hangup(request):
+        response, trace.code = await _answer(app, raw, language, trace)
+    return response
+
+
+@contextlib.asynccontextmanager
+async def _cancelled_on_hangup(request: web.Request) -> AsyncIterator[None]:
+    """Cancel the work inside once the client has closed its connection, so image work that
+    nobody waits for any more is dropped before it starts (:func:`~emulator.results.reply_for`).
+
+    Scoped to the real answer: aiohttp's own handler cancellation would also cut short what
+    must finish for a client that left (a ``hang`` fault, the journal entry).
+    """
+    task = asyncio.current_task()
+
+    async def watch() -> None:
+        while (transport := request.transport) is not None and not transport.is_closing():
+            await asyncio.sleep(HANGUP_POLL)
+        if task is not None:
+            task.cancel()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield
+    finally:
+        watcher.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _reserved(request: web.Request) -> AsyncIterator[None]:
+    """Hold the body's bytes against the in-flight budget until the reply is ready
+    (:mod:`emulator.budget`); ``RequestLimitExceeded`` after ``--read-timeout`` waiting."""
+    timeout = request.app[SETTINGS].read_timeout
+    budget = request.app[BUDGET]
+    try:
+        held = await budget.acquire(_body_bytes(request), timeout)
+    except TimeoutError:
+        with contextlib.suppress(TimeoutError):  # unread, the body would reset the reply
+            async with asyncio.timeout(timeout):
+                await drain(request.content)
+        raise ApiError("RequestLimitExceeded",
+                       explain=f"waited {timeout:g} s for --max-inflight-bytes") from None
+    try:
+        yield
+    finally:
+        budget.release(held)
+
+
+def _body_bytes(request: web.Request) -> int:
+    """What a request's body will hold: its declared length, or its limit when chunked; an
+    oversized one is drained without being kept."""
+    if request.method not in ("GET", "POST") or not request.body_exists:
+        return 0
+    limit = body_limit(request.method, request.content_type)
+    declared = request.content_length
+    if declared is None:
+        return limit
+    return declared if declared <= limit else 0
 
 
 async def _answer(app: web.Application, raw: RawRequest, language: Language,
@@ -234,6 +358,8 @@ async def _dispatch(app: web.Application, raw: RawRequest,
 def make_runner(app: web.Application) -> web.AppRunner:
     """An AppRunner with the parser limits the contract needs, whose server answers even
     unparsable requests with the envelope (:mod:`emulator.edge`)."""
-    return EmulatorRunner(app, head_timeout=app[SETTINGS].read_timeout, access_log=None,
+    settings = app[SETTINGS]
+    return EmulatorRunner(app, head_timeout=settings.read_timeout,
+                          max_connections=settings.connection_limit, access_log=None,
                           max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE,
                           lingering_time=LINGERING_TIME)

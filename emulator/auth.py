@@ -42,8 +42,14 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _utf8(text: str) -> bytes:
+    """The bytes the client signed: aiohttp decodes header bytes that are not UTF-8 with
+    ``surrogateescape``, and encoding back the same way restores them exactly."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def _hmac256(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.new(key, _utf8(msg), hashlib.sha256).digest()
 
 
 def tc3_signing_key(secret_key: str, date: str, service: str) -> bytes:
@@ -63,13 +69,13 @@ def tc3_canonical_request(method: str, query: str, headers: Sequence[tuple[str, 
 def tc3_string_to_sign(timestamp: str, date: str, service: str, canonical_request: str) -> str:
     """The string to sign of the v3 algorithm."""
     scope = f"{date}/{service}/tc3_request"
-    return f"{TC3_ALGORITHM}\n{timestamp}\n{scope}\n{sha256_hex(canonical_request.encode('utf-8'))}"
+    return f"{TC3_ALGORITHM}\n{timestamp}\n{scope}\n{sha256_hex(_utf8(canonical_request))}"
 
 
 def tc3_signature(secret_key: str, date: str, service: str, string_to_sign: str) -> str:
     """Lower-case hex signature of ``string_to_sign``."""
     key = tc3_signing_key(secret_key, date, service)
-    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key, _utf8(string_to_sign), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +156,7 @@ def verify_tc3(*, auth: Tc3Authorization, secret_key: str, method: str, query: s
                  for name in auth.signed_headers]
         canonical = tc3_canonical_request(method, query, pairs, payload_hash)
         sts = tc3_string_to_sign(timestamp, auth.date, auth.service, canonical)
-        expected = hmac.new(key, sts.encode("utf-8"), hashlib.sha256).hexdigest()
+        expected = hmac.new(key, _utf8(sts), hashlib.sha256).hexdigest()
         ok |= hmac.compare_digest(expected, auth.signature)
     return ok
 
@@ -164,7 +170,7 @@ def v1_string_to_sign(method: str, host: str, params: Iterable[tuple[str, str]])
 def v1_signature(secret_key: str, string_to_sign: str, method: str = "HmacSHA1") -> str:
     """Base64 HMAC; HmacSHA256 only when named exactly, HmacSHA1 otherwise (as documented)."""
     digest = hashlib.sha256 if method == "HmacSHA256" else hashlib.sha1
-    mac = hmac.new(secret_key.encode("utf-8"), string_to_sign.encode("utf-8"), digest)
+    mac = hmac.new(_utf8(secret_key), _utf8(string_to_sign), digest)
     return base64.b64encode(mac.digest()).decode("ascii")
 
 

@@ -39,7 +39,14 @@ _FLAGS = (
     ("journal_size", "requests the journal keeps, oldest dropped first (default 1000)"),
     ("admin_token", "require header X-Emulator-Token on admin calls except /health"),
     ("log_format", "request log lines: text or json (default text)"),
-    ("read_timeout", "seconds a client may take to send a request head or body (default 30)"),
+    ("read_timeout", "seconds a client may take to send a request head or body; also how long "
+                     "an idle keep-alive connection is kept (default 30)"),
+    ("image_timeout", "seconds a request may wait for its image work, queueing included, "
+                      "before FailedOperation.RequestTimeout (default 10)"),
+    ("max_inflight_bytes", "request-body bytes held at once; later requests wait their turn, "
+                           "RequestLimitExceeded after --read-timeout (default 50331648)"),
+    ("max_connections", "open client connections at once; more are closed on accept (default "
+                        "0: min(1024, open-file soft limit - 192), at least 16)"),
 )
 
 

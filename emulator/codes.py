@@ -41,7 +41,8 @@ NATURAL_INPUTS: Mapping[str, str] = {
     "InvalidParameterValue.NoFaceInPhoto": "an image without a subject (uniform)",
     "FailedOperation.ImageFacedetectFailed": "a largest subject under 32x48 px",
     "FailedOperation.ProfileNumExceed": "more than 5 separate subjects",
-    "FailedOperation.RequestTimeout": "(edge) a handler timeout",
+    "FailedOperation.RequestTimeout": "a body slower than --read-timeout, image work over "
+                                      "--image-timeout",
     "InternalError": "(an emulator bug, logged with its RequestId)",
 }
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema
 
+from emulator import strictjson
 from emulator.errors import ApiError
 from emulator.resources import schema_path
 
@@ -86,15 +87,15 @@ class Credentials:
     def load(cls, path: Path) -> Credentials:
         """Read and validate a credentials file against ``schemas/credentials.schema.json``."""
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            document = strictjson.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
             raise CredentialsError(f"{path}: {exc}") from exc
         schema = json.loads(schema_path("credentials.schema.json").read_text(encoding="utf-8"))
         errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document),
                         key=lambda e: list(e.absolute_path))
         if errors:
-            pointer = "/" + "/".join(str(p) for p in errors[0].absolute_path)
-            raise CredentialsError(f"{path}: at {pointer}: {errors[0].message}")
+            where = strictjson.pointer(list(errors[0].absolute_path))
+            raise CredentialsError(f"{path}: at {where}: {errors[0].message}")
         return cls.from_document(document)
 
     @classmethod

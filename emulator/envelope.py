@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator.errors import ApiError, Language
+from emulator.text import clean
 
 CONTENT_TYPE = "application/json"
 
@@ -42,8 +43,8 @@ def success(fragment: bytes, request_id: str) -> web.Response:
 
 
 def error_body(error: ApiError, language: Language, request_id: str) -> dict[str, Any]:
-    """The ``Response`` object of an error reply."""
-    return {"Error": {"Code": error.code, "Message": error.message(language)},
+    """The ``Response`` object of an error reply (a message echoing client bytes included)."""
+    return {"Error": {"Code": error.code, "Message": clean(error.message(language))},
             "RequestId": request_id}
 
 

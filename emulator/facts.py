@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from emulator import images
+from emulator import images, strictjson
 from emulator.errors import ApiError
 from emulator.params import FORM, RawRequest, signature_method
+from emulator.segmentation import OPTIONS
+from emulator.text import clip
 
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+#: Bounded, and searched in the first ``MAX_AUTHORIZATION_CHARS`` only: unbounded, this
+#: search is quadratic in a crafted 60 KB header (seconds of loop time per request).
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]{1,128})/")
+MAX_AUTHORIZATION_CHARS = 1024
 _OPTIONS_PREFIX = "SegmentationOptions."
 
+#: What the journal keeps of a client-chosen string (SecretId, Action, Region).
 MAX_FACT_CHARS = 256
+#: A documented Url is at most this long; scenario regexes never see more of it.
+MAX_URL_CHARS = 2048
+_OPTION_NAMES = frozenset(OPTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +74,7 @@ def gather(raw: RawRequest, with_image: bool = True) -> Facts:
         flat = _pairs(raw.body.decode("latin-1"))
     params = _json_object(raw.body) if raw.method == "POST" and not flat else None
     h = raw.headers
-    credential = _CREDENTIAL.search(h.get("authorization", ""))
+    credential = _CREDENTIAL.search(h.get("authorization", "")[:MAX_AUTHORIZATION_CHARS])
     options: Mapping[str, object]
     if params is not None:
         given = params.get("SegmentationOptions")
@@ -81,8 +89,8 @@ def gather(raw: RawRequest, with_image: bool = True) -> Facts:
         secret_id=_clip(credential.group(1) if credential else flat.get("SecretId")),
         region=_clip(h.get("x-tc-region") or flat.get("Region")),
         signature_method=method,
-        options={k: v for k, v in options.items() if isinstance(v, bool)},
-        url=url if isinstance(url, str) and url else None,
+        options={k: v for k, v in options.items() if k in _OPTION_NAMES and isinstance(v, bool)},
+        url=clip(url, MAX_URL_CHARS) if isinstance(url, str) and url else None,
         headers=h,
         params=params,
         **(_image_facts(image) if with_image else {}))
@@ -90,7 +98,7 @@ def gather(raw: RawRequest, with_image: bool = True) -> Facts:
 
 def _clip(text: str | None) -> str | None:
     """Facts end up in the journal: a hostile 60 KB header must not stay there whole."""
-    return text if text is None or len(text) <= MAX_FACT_CHARS else text[:MAX_FACT_CHARS] + "…"
+    return None if text is None else clip(text, MAX_FACT_CHARS)
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -102,7 +110,7 @@ def _pairs(text: str) -> dict[str, str]:
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:  # UTF-8 only, exactly as the action parses it
-        value = json.loads(body.decode("utf-8"))
+        value = strictjson.loads(body.decode("utf-8"))
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

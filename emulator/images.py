@@ -12,7 +12,10 @@ GIF". The emulator applies them in this order, each with its documented code:
    100000×100000 costs nothing and Pillow's decompression-bomb check never fires;
 4. width or height < ``MIN_SIDE`` → ``FailedOperation.ImageResolutionInsufficient``
    (an emulator choice: the real minimum is undocumented);
-5. anything Pillow cannot decode (truncated, corrupt) → ``FailedOperation.ImageDecodeFailed``.
+5. a JPEG that would cost far more to decode than its bytes say (a progressive scan bomb,
+   megabytes of header junk) → ``FailedOperation.ImageDecodeFailed``, counted by the same
+   marker walk, before decoding (:func:`check_decode_cost`);
+6. anything Pillow cannot decode (truncated, corrupt) → ``FailedOperation.ImageDecodeFailed``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import binascii
 import io
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from PIL import Image
 
@@ -30,6 +33,14 @@ from emulator.errors import ApiError
 MIN_SIDE = 32
 MAX_SIDE = 2000
 MAX_BASE64_CHARS = 5 * 1024 * 1024
+#: JPEG decode cost limits, checked before decoding: see :func:`check_decode_cost`.
+MAX_SCANS = 256
+#: Σ (components × width × height) over the scans. One scan of one component at 1999x1999
+#: costs libjpeg-turbo up to ~3 ms (an empty AC refinement), so this budget, 150 scans of
+#: one component at the largest size, keeps the worst accepted JPEG near 0.5 s of decoding.
+MAX_SCAN_PIXELS = 150 * MAX_SIDE * MAX_SIDE
+MAX_HEADER_GAP = 64 * 1024
+MAX_SEGMENTS = 2048
 
 SUPPORTED = ("PNG", "JPEG", "BMP")
 
@@ -60,6 +71,9 @@ _ISO_BMFF_BRANDS: Mapping[bytes, str] = {
 # PNG/JPEG/BMP leave Pillow's ImageFile in these formats (a multi-picture JPEG opens as MPO).
 _PILLOW_FORMATS: Mapping[str, frozenset[str]] = {
     "PNG": frozenset({"PNG"}), "JPEG": frozenset({"JPEG", "MPO"}), "BMP": frozenset({"BMP"})}
+# A JPEG marker that opens a segment with a length, or EOI (0xFFD9). Not markers: 0xFF00
+# (a stuffed 0xFF in entropy-coded data), 0xFF01 (TEM), 0xFFD0-D7 (RSTn), SOI and 0xFF fill.
+_JPEG_MARKER = re.compile(rb"\xff[\x02-\xcf\xd9-\xfe]")
 # JPEG start-of-frame markers carry the size; C4 (DHT), C8 (JPG) and CC (DAC) do not.
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _BMP_HEADER_SIZES = (12, 40, 52, 56, 64, 108, 124)
@@ -142,26 +156,86 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return _largest(sizes)
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    # Mirrors Pillow's marker walk: junk bytes skipped, 0xFF fill and 0xFF00 tolerated.
-    sizes: list[tuple[int, int]] = []
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int]]:
+    """(marker, offset) of EOI and of every marker segment, in file order.
+
+    Mirrors libjpeg's and Pillow's marker search: junk, 0xFF fill, 0xFF00 stuffing, TEM and RSTn
+    are not markers; segment bodies are skipped by their length. The search between markers
+    (entropy-coded data, junk) runs in C, never byte by byte in Python, and more than
+    ``MAX_SEGMENTS`` markers are refused, so a walk costs at most a few milliseconds.
+    """
     pos = 2
-    while pos + 1 < len(data):
-        if data[pos] != 0xFF or data[pos + 1] == 0xFF:
-            pos += 1
-            continue
+    for _ in range(MAX_SEGMENTS):
+        found = _JPEG_MARKER.search(data, pos)
+        if found is None:
+            return
+        pos = found.start()
         marker = data[pos + 1]
-        if marker == 0x00 or marker == 0x01 or 0xD0 <= marker <= 0xD9:
+        yield marker, pos
+        if marker == 0xD9:
             pos += 2
-            continue
+        else:
+            (length,) = struct.unpack_from(">H", data, pos + 2)
+            pos += 2 + length
+    if _JPEG_MARKER.search(data, pos) is not None:
+        raise ApiError("FailedOperation.ImageDecodeFailed",
+                       reason=f"more than {MAX_SEGMENTS} JPEG marker segments")
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    sizes: list[tuple[int, int]] = []
+    for marker, pos in _jpeg_segments(data):
         if marker == 0xDA:
             break
-        (length,) = struct.unpack_from(">H", data, pos + 2)
         if marker in _SOF_MARKERS:
             height, width = struct.unpack_from(">HH", data, pos + 5)
             sizes.append((width, height))
-        pos += 2 + length
     return _largest(sizes)
+
+
+def check_decode_cost(data: bytes, fmt: str, size: tuple[int, int]) -> None:
+    """Refuse a JPEG whose decoding would cost far more than its size says, before decoding.
+
+    A progressive JPEG may hold any number of scans, and libjpeg walks every block of the
+    scan's components (and every coefficient of its band) once per scan, however few bytes
+    the scan has: a 14-byte scan costs ~3 ms at 1999x1999, so 160 KB of tiny scans cost 20 s
+    of CPU that no thread can interrupt. Refused with ``FailedOperation.ImageDecodeFailed``
+    (emulator limits; the real ones are undocumented):
+
+    * more than ``MAX_SCANS`` scans (NVIDIA nvImageCodec's default cap, after the cure53
+      audit of libjpeg-turbo; libjpeg's standard progression has 10);
+    * more than ``MAX_SCAN_PIXELS`` of Σ (components in the scan × width × height) over the
+      scans, the measured cost model (see ``MAX_SCAN_PIXELS``);
+    * more than ``MAX_HEADER_GAP`` bytes of junk or fill between the segments before the first
+      scan, which Pillow's header parser reads one byte per Python call (1 s per 4 MB);
+    * more than ``MAX_SEGMENTS`` marker segments (Pillow parses each header segment in Python).
+
+    PNG and BMP decoding cost in proportion to bytes and pixels, both bounded already.
+    """
+    if fmt != "JPEG":
+        return
+    width, height = size
+    scans = component_scans = gap = 0
+    end = 2
+    try:
+        for marker, pos in _jpeg_segments(data):
+            if marker == 0xD9:  # EOI: libjpeg and Pillow read no further
+                break
+            if not scans:
+                gap += pos - end
+                end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+            if marker == 0xDA:
+                scans += 1
+                component_scans += data[pos + 4] if pos + 4 < len(data) else 1
+                if scans > MAX_SCANS or component_scans * width * height > MAX_SCAN_PIXELS:
+                    raise ApiError("FailedOperation.ImageDecodeFailed",
+                                   reason=f"more than {scans - 1} scans at {width}x{height}: "
+                                          "decoding would cost too much")
+    except struct.error:  # a truncated last segment: libjpeg stops there too
+        pass
+    if gap > MAX_HEADER_GAP:
+        raise ApiError("FailedOperation.ImageDecodeFailed",
+                       reason=f"{gap} bytes of junk between the header segments")
 
 
 def _bmp_size(data: bytes) -> tuple[int, int]:
@@ -201,7 +275,9 @@ def load_image(data: bytes) -> Image.Image:
     have the stored size, so a client can compare them with its own decode of the raw file.
     """
     fmt = sniff_format(data)
-    check_resolution(header_size(data, fmt))
+    size = header_size(data, fmt)
+    check_resolution(size)
+    check_decode_cost(data, fmt, size)
     try:
         image = Image.open(io.BytesIO(data), formats=[fmt])
         if image.format not in _PILLOW_FORMATS[fmt]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from emulator.actions import Services
+from emulator.budget import ByteBudget
 from emulator.clock import Clock
 from emulator.credentials import Credentials
 from emulator.journal import Coverage, Journal
@@ -18,3 +19,4 @@ SERVICES = web.AppKey("services", Services)
 SCENARIOS = web.AppKey("scenarios", ScenarioStore)
 JOURNAL = web.AppKey("journal", Journal)
 COVERAGE = web.AppKey("coverage", Coverage)
+BUDGET = web.AppKey("budget", ByteBudget)

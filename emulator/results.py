@@ -4,13 +4,17 @@ Keyed by the sha256 of the image bytes and the selected options, so the same pic
 base64, through a Url, by JSON, GET or a v1 form gives the same entry. An entry is the reply's
 fields already serialised (``envelope.fields_fragment``): a cache hit costs a dictionary lookup
 and one concatenation, with no JSON or base64 work. Bounded by entry count and by bytes.
+Identical requests in flight share one computation (:class:`Computation`); work that nobody
+waits for any more is cancelled before it starts, and each wait has a deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
+import functools
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -55,7 +59,7 @@ class ResultCache:
         self._entries: OrderedDict[CacheKey, Reply] = OrderedDict()
         self._bytes = 0
         #: replies being computed: a second identical request waits for the first
-        self.inflight: dict[CacheKey, asyncio.Future[Reply]] = {}
+        self.inflight: dict[CacheKey, Computation] = {}
 
     def get(self, key: CacheKey) -> Reply | None:
         reply = self._entries.get(key)
@@ -105,23 +109,63 @@ def compute_reply(image: bytes, options: Sequence[str], max_subjects: int) -> Re
         "ImageRects": result.rects}))
 
 
+@dataclass(slots=True, eq=False)
+class Computation:
+    """A reply being computed in the executor, shared by the identical requests awaiting it.
+
+    When its last waiter leaves (client gone, deadline passed), work not yet started is
+    cancelled. Work already running cannot be stopped (a thread cannot be killed mid-decode):
+    it ends within the decode-cost bounds of :func:`emulator.images.check_decode_cost`, and its
+    reply still goes to the cache, where a retry finds it.
+    """
+
+    work: concurrent.futures.Future[Reply]
+    done: asyncio.Future[Reply]
+    waiters: int = 0
+
+
 async def reply_for(pic: Picture, options: Sequence[str], *, cache: ResultCache,
-                    executor: Executor, max_subjects: int) -> Reply:
-    """The cached reply, or one computed in ``executor`` (never on the event loop)."""
+                    executor: Executor, max_subjects: int, timeout: float = 0.0) -> Reply:
+    """The cached reply, or one computed in ``executor`` (never on the event loop).
+
+    A request waits ``timeout`` seconds at most (0: no limit), queueing included, then gets
+    ``FailedOperation.RequestTimeout``; cancelled or timed out, it stops counting as a waiter.
+    """
     key = (pic.sha256, tuple(sorted(options)))
     cached = cache.get(key)
     if cached is not None:
         return cached
-    pending = cache.inflight.get(key)
-    if pending is not None:  # the same picture is being segmented: share its result
-        return await asyncio.shield(pending)
-    loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(executor, compute_reply, pic.data, tuple(options),
-                                  max_subjects)
-    cache.inflight[key] = future
+    job = cache.inflight.get(key)  # the same picture being segmented: share its result
+    if job is None:
+        job = _start(cache, key, executor, pic.data, tuple(options), max_subjects)
+    job.waiters += 1
     try:
-        reply = await asyncio.shield(future)
+        async with asyncio.timeout(timeout or None) as deadline:
+            return await asyncio.shield(job.done)
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        raise ApiError("FailedOperation.RequestTimeout",
+                       explain=f"image work took over --image-timeout ({timeout:g} s)") from None
     finally:
-        cache.inflight.pop(key, None)
-    cache.put(key, reply)
-    return reply
+        job.waiters -= 1
+        if job.waiters == 0 and job.work.cancel() and cache.inflight.get(key) is job:
+            del cache.inflight[key]  # never started, and now never will
+
+
+def _start(cache: ResultCache, key: CacheKey, executor: Executor, data: bytes,
+           options: tuple[str, ...], max_subjects: int) -> Computation:
+    work = executor.submit(compute_reply, data, options, max_subjects)
+    job = Computation(work, asyncio.wrap_future(work))
+    cache.inflight[key] = job
+    job.done.add_done_callback(functools.partial(_finished, cache, key, job))
+    return job
+
+
+def _finished(cache: ResultCache, key: CacheKey, job: Computation,
+              done: asyncio.Future[Reply]) -> None:
+    """In the loop, when the work ends: forget it, and cache its reply even if nobody waits."""
+    if cache.inflight.get(key) is job:
+        del cache.inflight[key]
+    if not done.cancelled() and done.exception() is None:  # retrieved: never logged as lost
+        cache.put(key, done.result())

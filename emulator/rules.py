@@ -90,11 +90,19 @@ class Rule:
         self.until = until
         self.probability = probability
         self.document = document or {}
-        self.rng = random.Random(seed)
+        self._seed = seed
+        self._rng: random.Random | None = None  # ~2.5 KB: made only for rules that draw
         self.matched = 0
         self.hits = 0
         self.position = 0
         self._windows: dict[str, deque[float]] = {}
+
+    @property
+    def rng(self) -> random.Random:
+        """The rule's seeded generator, created at its first draw."""
+        if self._rng is None:
+            self._rng = random.Random(self._seed)
+        return self._rng
 
     @property
     def remaining(self) -> int | None:

@@ -31,12 +31,21 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from emulator import strictjson
 from emulator.facts import Facts
 from emulator.faults import Delay, Effect, Pass
 from emulator.resources import fixture_path, schema_path
 from emulator.rules import Rule, build_rule
+from emulator.strictjson import NonFiniteNumber, pointer
+from emulator.text import clip
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
+#: Longest scenario name (the schema's ``maxLength``): a longer header names nothing.
+MAX_NAME_CHARS = 200
+#: Rules in one scenario (the schema's ``maxItems``), checked before anything else is read.
+MAX_RULES = 100
+#: Scenarios active at once, and per-request (``X-Emulator-Scenario``) ones kept at once.
+MAX_SCENARIOS = 100
 
 
 class ScenarioError(ValueError):
@@ -45,6 +54,10 @@ class ScenarioError(ValueError):
 
 class UnknownScenario(ScenarioError):
     """``X-Emulator-Scenario`` names neither a loaded nor a bundled scenario."""
+
+
+class ScenarioLimit(ScenarioError):
+    """Adding the scenario would pass ``MAX_SCENARIOS``."""
 
 
 @dataclass(slots=True)
@@ -88,19 +101,17 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
-def pointer(path: Iterable[Any]) -> str:
-    """RFC 6901 JSON pointer of a path inside a document ("/" for the document itself)."""
-    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
-    return "/" + "/".join(parts)
-
-
 def parse(document: Any, source: str, now: float = 0.0) -> Scenario:
     """Validate ``document`` (schema, then codes and patterns) and build the scenario."""
     import jsonschema
 
+    rules = document.get("rules") if isinstance(document, dict) else None
+    if isinstance(rules, list) and len(rules) > MAX_RULES:  # before validating every rule
+        raise ScenarioError(f"{source}: at /rules: {len(rules)} rules; a scenario may have "
+                            f"{MAX_RULES} at most")
     error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
     if error is not None:
-        raise ScenarioError(f"{source}: at {pointer(error.absolute_path)}: {error.message}")
+        raise ScenarioError(f"{source}: at {pointer(list(error.absolute_path))}: {error.message}")
     seed = document.get("seed", 0)
     rules = []
     for index, rule in enumerate(document["rules"]):
@@ -117,7 +128,9 @@ def parse(document: Any, source: str, now: float = 0.0) -> Scenario:
 def load_text(text: str | bytes, source: str, now: float = 0.0) -> Scenario:
     """A scenario from JSON text."""
     try:
-        document = json.loads(text)
+        document = strictjson.loads(text)
+    except NonFiniteNumber as exc:
+        raise ScenarioError(f"{source}: {exc}") from exc
     except (ValueError, RecursionError) as exc:
         raise ScenarioError(f"{source}: at /: not JSON ({exc})") from exc
     return parse(document, source, now)
@@ -142,6 +155,8 @@ def load_paths(paths: Iterable[Path], now: float = 0.0) -> list[Scenario]:
                 raise ScenarioError(f"{file}: at /name: scenario {scenario.name!r} is also "
                                     f"defined in {found[scenario.name].source}")
             found[scenario.name] = scenario
+    if len(found) > MAX_SCENARIOS:
+        raise ScenarioError(f"{len(found)} scenarios to load; {MAX_SCENARIOS} may be active")
     return list(found.values())
 
 
@@ -157,7 +172,7 @@ def bundled_names() -> list[str]:
 
 def load_bundled(name: str, now: float = 0.0) -> Scenario | None:
     """The bundled scenario ``name`` (e.g. ``drills/flaky-10``), or None."""
-    if not NAME.fullmatch(name):
+    if len(name) > MAX_NAME_CHARS or not NAME.fullmatch(name):
         return None
     path = bundled_root() / f"{name}.json"
     return load_file(path, now) if path.is_file() else None
@@ -180,8 +195,11 @@ class ScenarioStore:
         self.per_request.clear()
 
     def put(self, scenario: Scenario) -> bool:
-        """Add or replace by name; True when it replaced one."""
+        """Add or replace by name; True when it replaced one. ``ScenarioLimit`` when full."""
         replaced = scenario.name in self.active
+        if not replaced and len(self.active) >= MAX_SCENARIOS:
+            raise ScenarioLimit(f"{MAX_SCENARIOS} scenarios are active, the most allowed; "
+                                "delete one first")
         self.active[scenario.name] = scenario
         self.per_request.pop(scenario.name, None)
         return replaced
@@ -202,8 +220,10 @@ class ScenarioStore:
         if scenario is None:
             scenario = load_bundled(name, now)
             if scenario is None:
-                raise UnknownScenario(f"X-Emulator-Scenario `{name}` is neither loaded nor "
-                                      "bundled")
+                raise UnknownScenario(f"X-Emulator-Scenario `{clip(name, 100)}` is neither "
+                                      "loaded nor bundled")
+            if len(self.per_request) >= MAX_SCENARIOS:  # bundled names bound it; be explicit
+                del self.per_request[next(iter(self.per_request))]
             self.per_request[name] = scenario
         return scenario
 

@@ -43,6 +43,9 @@ class Settings:
     admin_token: str | None = None
     log_format: str = "text"
     read_timeout: float = 30.0
+    image_timeout: float = 10.0
+    max_connections: int = 0
+    max_inflight_bytes: int = 48 * 1024 * 1024
 
     @property
     def credentials_path(self) -> Path:
@@ -58,6 +61,12 @@ class Settings:
     def threads(self) -> int:
         """Image workers: the configured number, or one per CPU."""
         return self.workers or (os.cpu_count() or 1)
+
+    @property
+    def connection_limit(self) -> int:
+        """Open connections served at once: the configured number, or one derived from the
+        open-file limit so the process never runs out of descriptors for its own files."""
+        return self.max_connections or default_max_connections()
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
@@ -88,6 +97,11 @@ class Settings:
         _require(self.url_timeout > 0, "url_timeout", self.url_timeout, "seconds > 0")
         _require(self.url_max_bytes > 0, "url_max_bytes", self.url_max_bytes, "bytes > 0")
         _require(self.read_timeout > 0, "read_timeout", self.read_timeout, "seconds > 0")
+        _require(self.image_timeout > 0, "image_timeout", self.image_timeout, "seconds > 0")
+        _require(self.max_inflight_bytes >= 1024 * 1024, "max_inflight_bytes",
+                 self.max_inflight_bytes, "bytes >= 1048576")
+        _require(self.max_connections >= 0, "max_connections", self.max_connections,
+                 "an integer >= 0 (0: derived from the open-file limit)")
         _require(self.log_format in ("text", "json"), "log_format", self.log_format,
                  "`text` or `json`")
         _require(self.journal_size >= 1, "journal_size", self.journal_size, "an integer >= 1")
@@ -98,6 +112,27 @@ class Settings:
         for name in ("credentials", "url_map"):
             path = getattr(self, name)
             _require(path is None or Path(path).is_file(), name, path, "an existing file")
+
+
+#: What ``max_connections = 0`` means: min(CAP, open-file soft limit - HEADROOM), at least FLOOR.
+#: The headroom: 128 descriptors for the burst asyncio accepts in one go (the listen backlog)
+#: before any over the limit is closed, 64 for the process's own files and Url fetches.
+CONNECTIONS_CAP = 1024
+CONNECTIONS_HEADROOM = 192
+CONNECTIONS_FLOOR = 16
+
+
+def default_max_connections() -> int:
+    """min(1024, soft RLIMIT_NOFILE - 192), at least 16, so a burst of connections at the
+    limit is refused, and accept() does not fail for want of a descriptor."""
+    try:
+        import resource
+    except ImportError:  # Windows: no descriptor limit to derive from
+        return CONNECTIONS_CAP
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return CONNECTIONS_CAP
+    return max(CONNECTIONS_FLOOR, min(CONNECTIONS_CAP, soft - CONNECTIONS_HEADROOM))
 
 
 def _require(ok: bool, name: str, value: object, expected: str) -> None:
@@ -127,8 +162,10 @@ _CASTS: dict[str, Callable[[str], Any]] = {
     "host": str, "port": int, "credentials": Path, "signature_ttl": int, "max_subjects": int,
     "cache_size": int, "workers": int, "url_map": Path, "url_connect_timeout": float,
     "url_timeout": float, "url_max_bytes": int, "url_allowed_hosts": _hosts,
-    "url_allow_private": _bool, "log_format": str, "read_timeout": float, "scenarios": _paths,
-    "journal_size": int, "admin_token": str,
+    "url_allow_private": _bool, "log_format": str, "read_timeout": float, "image_timeout": float,
+    "scenarios": _paths,
+    "journal_size": int, "admin_token": str, "max_connections": int,
+    "max_inflight_bytes": int,
 }
 
 

@@ -25,3 +25,16 @@ def test_quick_benchmark_prints_table_and_ratios(tmp_path: Path) -> None:
     assert "| uncached 640x457 server cost / compute floor |" in proc.stdout
     report = out.read_text(encoding="utf-8")
     assert HEADER in report and "Ratios" in report and "Machine:" in report
+
+
+@pytest.mark.slow
+def test_quick_hostile_benchmark_reports_each_bound(tmp_path: Path) -> None:
+    out = tmp_path / "hostile.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "hostile.py"), "--quick",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=180, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = out.read_text(encoding="utf-8")
+    for what in ("concurrent 9 MB bodies", "worst accepted progressive JPEG",
+                 "connections trickle a request head", "maximal hostile unsigned requests"):
+        assert what in report, what

@@ -64,7 +64,8 @@ def _compose() -> dict:  # type: ignore[type-arg]
 
 def test_compose_file_is_valid_compose() -> None:
     service = _compose()["services"]["bda-emulator"]
-    assert "9527:9527" in json.dumps(service["ports"])
+    # published on the host's loopback only (no LAN access to scenario control or the fetcher)
+    assert service["ports"] == ["127.0.0.1:9527:9527"]
     assert service["environment"]["BDA_EMULATOR_HOST"] == "0.0.0.0"
     volume = service["volumes"][0]
     assert volume["read_only"] is True and volume["target"] == "/config"
