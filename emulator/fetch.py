@@ -31,7 +31,6 @@ returns for an oversized download and its redirect/timeout rules are undocumente
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from typing import NoReturn
 import aiohttp
 from yarl import URL
 
+from emulator import strictjson
 from emulator.errors import ApiError
 from emulator.images import sniff_format
 from emulator.resources import fixture_path
@@ -92,7 +92,7 @@ class UrlMap:
         Files are read now, so a missing file fails at startup rather than on a request.
         """
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw = strictjson.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ValueError(f"cannot read URL map {path}: {exc}") from exc
         if not isinstance(raw, dict):

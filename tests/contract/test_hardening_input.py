@@ -217,3 +217,17 @@ def test_trickled_admin_body_is_cut_off_by_the_read_timeout(emu: EmulatorServer)
                           b"X-Emulator-Token: " + TOKEN.encode() + b"\r\n"
                           b"Content-Length: 1000\r\n\r\n{\"name\"")
     assert reply.startswith(b"HTTP/1.1 408 "), reply[:100]
+
+
+def test_config_files_refuse_non_finite_numbers(tmp_path: Any) -> None:
+    from emulator.credentials import Credentials, CredentialsError
+    from emulator.fetch import UrlMap
+
+    creds = tmp_path / "credentials.json"
+    creds.write_text('{"accounts": [{"secret_id": "AKID1", "secret_key": "k", "x": NaN}]}')
+    with pytest.raises(CredentialsError, match="not a finite number"):
+        Credentials.load(creds)
+    urls = tmp_path / "urls.json"
+    urls.write_text('{"http://a/b.jpg": Infinity}')
+    with pytest.raises(ValueError, match="not a finite number"):
+        UrlMap.load(urls)
