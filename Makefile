@@ -29,8 +29,9 @@ test: $(VENV)/.test-installed lint
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check emulator tests scripts
+	$(BIN)/ruff check emulator tests scripts benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## make docs: regenerate docs/regions.png and the sample images
 docs: $(VENV)/.test-installed

@@ -1,4 +1,4 @@
-"""bda-emulator: an offline emulator of Tencent Cloud bda 2020-03-24 SegmentCustomizedPortraitPic.
+"""bda-emulator: an offline emulator of Tencent Cloud bda 2020-03-24.
 
 The public surface is resolved lazily, so importing the package (as the pytest plugin does)
 loads neither aiohttp nor Pillow.
@@ -16,16 +16,16 @@ __all__ = ["ApiError", "Clock", "EmulatorServer", "Settings", "__version__", "cr
 _EXPORTS = {
     "ApiError": "emulator.errors",
     "Clock": "emulator.clock",
-    "EmulatorServer": "emulator.server",
+    "EmulatorServer": "emulator.serve.server",
     "Settings": "emulator.settings",
-    "create_app": "emulator.app",
+    "create_app": "emulator.serve.app",
 }
 
 if TYPE_CHECKING:
-    from emulator.app import create_app
     from emulator.clock import Clock
     from emulator.errors import ApiError
-    from emulator.server import EmulatorServer
+    from emulator.serve.app import create_app
+    from emulator.serve.server import EmulatorServer
     from emulator.settings import Settings
 
 

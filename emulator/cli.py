@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from aiohttp import web
-
-from emulator import accesslog
-from emulator.app import create_app, make_runner
 from emulator.codes import rows
-from emulator.credentials import CredentialsError
-from emulator.scenarios import ScenarioError, load_file
+from emulator.scenarios.loading import ScenarioError, load_file
+from emulator.serve import accesslog
+from emulator.serve.app import create_app, make_runner
+from emulator.serve.lifecycle import serve_until_signalled
 from emulator.settings import Settings, SettingsError
+from emulator.wire.credentials import CredentialsError
 
 _FLAGS = (
     ("host", "address to bind (default 127.0.0.1)"),
@@ -134,19 +132,3 @@ async def _serve(settings: Settings) -> None:
                                 ready=announce)
 
 
-async def serve_until_signalled(runner: web.AppRunner, host: str, port: int, *,
-                                reuse_port: bool = False,
-                                ready: Callable[[], object] | None = None) -> None:
-    """Serve ``runner`` on host:port until SIGINT or SIGTERM, then finish in-flight requests."""
-    await runner.setup()
-    await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
-    if ready is not None:
-        ready()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()

@@ -20,7 +20,7 @@ Codes form a two-level tree; the first segment is the category the SDKs and the 
 ``BDA_CODES`` the 35 of the bda SDK's ``errorcodes.py`` and ``COMMON_CODES`` the 38 common ones.
 English texts for bda codes follow the IAI docs where the same code exists there and are
 translations otherwise (bda has no English documentation; see the README's deviations table).
-Raise :class:`ApiError` anywhere; :mod:`emulator.envelope` is the only place that renders it.
+Raise :class:`ApiError` anywhere; :mod:`emulator.wire.envelope` is the only place that renders it.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from emulator.server import EmulatorServer
+    from emulator.serve.server import EmulatorServer
 
 DEFAULT_SECRET_ID = "AKIDEMULATOR000000000000000000000000"
 DEFAULT_SECRET_KEY = "emulatorsecretkey000000000000000"
@@ -143,7 +143,7 @@ def _bda_emulator_session() -> Iterator[tuple[BdaEmulator, _ErrorCollector | Non
     if remote:
         yield BdaEmulator(remote, token), None
         return
-    from emulator.server import EmulatorServer
+    from emulator.serve.server import EmulatorServer
     from emulator.settings import Settings
 
     collector = _ErrorCollector()

@@ -10,12 +10,12 @@ import pytest
 from tests.tracing import traced  # noqa: F401 - a fixture for the fetch tests
 
 if TYPE_CHECKING:
-    from emulator.server import EmulatorServer
+    from emulator.serve.server import EmulatorServer
 
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[EmulatorServer]:
-    from emulator.server import EmulatorServer
+    from emulator.serve.server import EmulatorServer
     from emulator.settings import Settings
 
     with EmulatorServer(Settings(port=0, workers=2)) as srv:

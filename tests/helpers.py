@@ -13,7 +13,7 @@ from tencentcloud.common.common_client import CommonClient
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
-from emulator import auth
+from emulator.wire import auth
 
 SECRET_ID = "AKIDEMULATOR000000000000000000000000"
 SECRET_KEY = "emulatorsecretkey000000000000000"

@@ -7,7 +7,7 @@ the component, every coefficient of the band, once per scan: at 1999×1999 a few
 input costs minutes of decode CPU. The picture stays valid (the refinements change nothing, so
 it decodes to the same pixels) apart from libjpeg's "bogus progression" warning.
 ``worst_accepted_progressive_jpeg`` is the costliest such bomb the emulator still accepts (it
-asks :mod:`emulator.images`, imported only then).
+asks :mod:`emulator.imaging.images`, imported only then).
 """
 
 from __future__ import annotations
@@ -80,11 +80,11 @@ def worst_accepted_progressive_jpeg(size: tuple[int, int] = (1999, 1999)) -> byt
     """The costliest scan bomb of ``size`` that the emulator's checks still accept.
 
     The costliest per byte and per scan (refinement scans over flat blocks) with as many
-    extra scans as :func:`emulator.images.check_decode_cost` lets through: what a benchmark
+    extra scans as :func:`emulator.imaging.images.check_decode_cost` lets through: what a benchmark
     times against the "under 1 s of decoding" promise.
     """
     from emulator.errors import ApiError
-    from emulator.images import MAX_SCANS, check_decode_cost
+    from emulator.imaging.images import MAX_SCANS, check_decode_cost
 
     base = _flat_progressive(size, 75)
     low, high = 0, MAX_SCANS + 1  # base + low extra scans accepted, base + high refused

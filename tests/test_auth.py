@@ -12,8 +12,8 @@ from tencentcloud.common import credential
 from tencentcloud.common.http.request import RequestInternal
 from tencentcloud.common.sign import Sign
 
-from emulator import auth
 from emulator.errors import ApiError
+from emulator.wire import auth
 from tests.helpers import bda
 
 PAYLOAD = (b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], '

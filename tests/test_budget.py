@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from emulator.budget import ByteBudget
+from emulator.serve.budget import ByteBudget
 
 pytestmark = pytest.mark.asyncio
 

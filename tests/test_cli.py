@@ -113,8 +113,8 @@ def test_text_log_lines(tmp_path: Path) -> None:
 
 
 def test_text_log_values_cannot_forge_lines() -> None:
-    from emulator.accesslog import line
-    from emulator.journal import Entry
+    from emulator.serve.accesslog import line
+    from emulator.serve.journal import Entry
 
     entry = Entry(time=0, request_id="r", code="MissingParameter", latency_ms=1.0,
                   action="X\ncode=OK forged=1", secret_id="a\x0bb c")

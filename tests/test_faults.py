@@ -16,8 +16,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 
-from emulator import faults
-from emulator.faults import Delay, ErrorEffect, RateLimit, TransportFault
+from emulator.scenarios import effects
+from emulator.scenarios.effects import Delay, ErrorEffect, RateLimit, TransportFault
+from emulator.serve import transport
 
 REAL_BODY = b'{"Response":{"ImageRects":[],"RequestId":"00000000-0000-4000-8000-000000000000"}}'
 DONE = web.AppKey("done", asyncio.Queue[float])
@@ -35,7 +36,7 @@ async def _handler(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
-        return await faults.apply(fault, request, _real)
+        return await transport.apply(fault, request, _real)
     finally:
         request.app[DONE].put_nowait(loop.time() - started)
 
@@ -138,6 +139,6 @@ def test_effect_objects() -> None:
     rng = random.Random(1)
     assert Delay(kind="uniform", low=1, high=2, cap=1.5).sample(rng) <= 1.5
     assert Delay(kind="lognormal", median=1, sigma=0).sample(rng) == pytest.approx(1.0)
-    assert [TransportFault(k).label for k in faults.FAULT_KINDS] == [
+    assert [TransportFault(k).label for k in effects.FAULT_KINDS] == [
         "transport.reset", "transport.close", "transport.truncated", "transport.malformed_json",
         "transport.gateway_502", "transport.hang"]

@@ -21,9 +21,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 
-from emulator import fetch, urlpolicy
 from emulator.errors import ApiError
-from emulator.fetch import FetchPolicy, UrlMap, check_url_syntax, fetch_image, make_session
+from emulator.inputs import fetch, urlpolicy
+from emulator.inputs.fetch import FetchPolicy, UrlMap, check_url_syntax, fetch_image, make_session
 from emulator.resources import fixture_path
 from tests.tracing import Traced
 

@@ -24,10 +24,10 @@ import pytest
 import pytest_asyncio
 import requests
 
-from emulator import fetch, urlpolicy
 from emulator.errors import ApiError, Language
-from emulator.fetch import FetchPolicy, UrlMap, fetch_image, make_session
-from emulator.server import EmulatorServer
+from emulator.inputs import fetch, urlpolicy
+from emulator.inputs.fetch import FetchPolicy, UrlMap, fetch_image, make_session
+from emulator.serve.server import EmulatorServer
 from tests.helpers import post_raw, tc3_headers
 from tests.tracing import Traced
 

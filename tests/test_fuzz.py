@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator import auth
 from emulator.errors import CATALOGUE
-from emulator.server import EmulatorServer
+from emulator.serve.server import EmulatorServer
+from emulator.wire import auth
 from tests.helpers import SECRET_ID, SECRET_KEY, tc3_headers
 
 EXAMPLES = int(os.environ.get("BDA_FUZZ_EXAMPLES", "500"))

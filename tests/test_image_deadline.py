@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from emulator import results
+from emulator.actions import results
+from emulator.actions.results import Picture, Reply, ResultCache, reply_for
 from emulator.errors import ApiError
-from emulator.results import Picture, Reply, ResultCache, reply_for
 
 pytestmark = pytest.mark.asyncio
 

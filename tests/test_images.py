@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from emulator.errors import ACTION_CODES, ApiError
-from emulator.images import (
+from emulator.imaging.images import (
     MAX_BASE64_CHARS,
     check_resolution,
     decode_base64,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emulator.errors import ACTION_CODES, BDA_CODES, CATALOGUE, COMMON_CODES
-from emulator.journal import GROUPS, OK, Coverage, Entry, Journal
+from emulator.serve.journal import GROUPS, OK, Coverage, Entry, Journal
 
 
 def entry(n: int, code: str = OK, secret_id: str = "AKIDA") -> Entry:

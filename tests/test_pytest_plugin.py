@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from emulator.server import EmulatorServer
+from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 
 pytest_plugins = ["pytester"]
@@ -84,7 +84,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 def test_bug_inside_the_server(bda_client, monkeypatch):
     async def broken(*args, **kwargs):
         raise RuntimeError("deliberate bug")
-    monkeypatch.setattr("emulator.actions.reply_for", broken)
+    monkeypatch.setattr("emulator.actions.segment_customized_portrait_pic.reply_for", broken)
     with pytest.raises(TencentCloudSDKException) as info:
         segment(bda_client)
     assert info.value.code == "InternalError"

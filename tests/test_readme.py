@@ -23,8 +23,8 @@ import pytest
 from compose_spec import PyCompose
 
 from emulator.resources import fixture_path
-from emulator.scenarios import parse
-from emulator.server import EmulatorServer
+from emulator.scenarios.loading import parse
+from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 from tests.test_packaging import _free_port, _wait_healthy
 

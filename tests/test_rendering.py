@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageDraw
 
 from emulator.errors import ACTION_CODES, ApiError
-from emulator.images import load_image
-from emulator.rendering import Segmentation, segment
+from emulator.imaging.images import load_image
+from emulator.imaging.regions import OPTIONS, find_subjects, label_map, option_mask, option_rects
+from emulator.imaging.rendering import Segmentation, segment
 from emulator.resources import fixture_path
-from emulator.segmentation import OPTIONS, find_subjects, label_map, option_mask, option_rects
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator.rules import MAX_RATE_KEYS
-from emulator.server import EmulatorServer
+from emulator.scenarios.rules import MAX_RATE_KEYS
+from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 from tests.helpers import tc3_headers
 from tests.test_fuzz import _parse_raw, check_reply
@@ -145,8 +145,8 @@ def test_deep_json_is_refused_without_recursion_errors(server: EmulatorServer,
 
 
 def test_state_is_bounded_by_count() -> None:
-    from emulator.journal import Entry, Journal
-    from emulator.results import Reply, ResultCache
+    from emulator.actions.results import Reply, ResultCache
+    from emulator.serve.journal import Entry, Journal
 
     journal = Journal(10)
     for i in range(50):
@@ -159,7 +159,7 @@ def test_state_is_bounded_by_count() -> None:
 
 
 def test_rate_limit_windows_are_bounded_by_secret_id_count() -> None:
-    from emulator.rules import build_rule
+    from emulator.scenarios.rules import build_rule
 
     rule = build_rule({"effect": {"rate_limit": {"limit": 1}}}, 0, "seed")
     for i in range(MAX_RATE_KEYS + 50):
@@ -187,7 +187,7 @@ def test_identical_concurrent_requests_are_segmented_once(
     import base64
     from concurrent.futures import ThreadPoolExecutor
 
-    from emulator import results
+    from emulator.actions import results
     from emulator.resources import fixture_path
     from tests.helpers import bda, segment_request
 

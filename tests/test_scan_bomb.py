@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from emulator.errors import ApiError
-from emulator.images import (
+from emulator.imaging.images import (
     MAX_HEADER_GAP,
     MAX_SCAN_PIXELS,
     MAX_SCANS,
@@ -25,7 +25,7 @@ from emulator.images import (
     header_size,
     load_image,
 )
-from emulator.rendering import segment
+from emulator.imaging.rendering import segment
 from emulator.resources import fixture_path
 from tests.hostile_inputs import progressive_scan_bomb, worst_accepted_progressive_jpeg
 

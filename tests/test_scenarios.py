@@ -11,14 +11,11 @@ from typing import Any
 import pytest
 
 from emulator.errors import CATALOGUE
-from emulator.facts import Facts, gather
-from emulator.faults import Delay, ErrorEffect, TransportFault
-from emulator.params import RawRequest
 from emulator.resources import fixture_path
-from emulator.scenarios import (
-    Decision,
+from emulator.scenarios.effects import Delay, ErrorEffect, TransportFault
+from emulator.scenarios.facts import Facts, gather
+from emulator.scenarios.loading import (
     ScenarioError,
-    ScenarioStore,
     UnknownScenario,
     bundled_names,
     load_bundled,
@@ -26,6 +23,8 @@ from emulator.scenarios import (
     load_paths,
     parse,
 )
+from emulator.scenarios.store import Decision, ScenarioStore
+from emulator.wire.request import RawRequest
 
 ROOT = Path(__file__).resolve().parents[1]
 SEGMENT = "SegmentCustomizedPortraitPic"
@@ -249,8 +248,10 @@ def test_seeded_probability_is_reproducible() -> None:
 
 
 def test_probability_in_a_fresh_process_gives_the_same_draws() -> None:
-    code = ("from emulator.scenarios import parse, ScenarioStore; from emulator.facts import "
-            "Facts; st = ScenarioStore([parse({'name': 'p', 'rules': [{'effect': 'reset', "
+    code = ("from emulator.scenarios.loading import parse; "
+            "from emulator.scenarios.store import ScenarioStore; "
+            "from emulator.scenarios.facts import Facts; "
+            "st = ScenarioStore([parse({'name': 'p', 'rules': [{'effect': 'reset', "
             "'probability': 0.5}]}, 'x')]); print(''.join('x' if "
             "st.decide(Facts(), 0).effect else '.' for _ in range(40)))")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -18,7 +18,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from tencentcloud.bda.v20200324 import models
 
-from emulator.validation import RequestValidator, check_segmentation_options
+from emulator.wire.validation import RequestValidator, check_segmentation_options
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "schemas"

@@ -8,9 +8,8 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw
 
 from emulator.errors import ApiError
-from emulator.images import load_image
-from emulator.resources import fixture_path
-from emulator.segmentation import (
+from emulator.imaging.images import load_image
+from emulator.imaging.regions import (
     HEAD_PARTS,
     OPTIONS,
     Box,
@@ -19,6 +18,7 @@ from emulator.segmentation import (
     option_mask,
     option_rects,
 )
+from emulator.resources import fixture_path
 
 BACKGROUND = (228, 226, 220)
 FIGURE = (60, 80, 150)

@@ -12,7 +12,7 @@ from tencentcloud.bda.v20200324 import bda_client, models
 from tencentcloud.common.credential import Credential
 
 from emulator.errors import ApiError
-from emulator.validation import MAX_DEPTH, RequestValidator, check_segmentation_options
+from emulator.wire.validation import MAX_DEPTH, RequestValidator, check_segmentation_options
 
 ACTION = "SegmentCustomizedPortraitPic"
 VALIDATION_CODES = {"MissingParameter", "UnknownParameter", "InvalidParameter",

@@ -20,7 +20,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
 )
 
 from emulator.resources import fixture_path
-from emulator.server import EmulatorServer
+from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 from tests.helpers import SECRET_ID, SECRET_KEY, bda, segment_request
 

@@ -10,7 +10,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
     TencentCloudSDKException,
 )
 
-from emulator.server import EmulatorServer
+from emulator.serve.server import EmulatorServer
 from tests.helpers import bda, segment_request
 
 DOCS = {"Url": "https://liudehua-9527.cos.ap-guangzhou.myqcloud.com/input.jpeg",

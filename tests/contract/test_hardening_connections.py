@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import settings as settings_module
-from emulator.server import EmulatorServer
+from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 from tests.test_packaging import _free_port, _wait_healthy
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.server import EmulatorServer
+from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 from tests.helpers import assert_envelope, post_raw, tc3_headers
 
@@ -114,8 +114,8 @@ def test_journal_entry_is_bounded_for_a_hostile_unsigned_body(emu: EmulatorServe
 # -- item 4: no client string longer than its documented limit reaches a regex ----------------
 
 def test_url_fact_is_clipped_before_scenario_regexes(emu: EmulatorServer) -> None:
-    from emulator.facts import MAX_URL_CHARS, gather
-    from emulator.params import RawRequest
+    from emulator.scenarios.facts import MAX_URL_CHARS, gather
+    from emulator.wire.request import RawRequest
 
     body = json.dumps({"Url": "cos." * 40_000}).encode()
     facts = gather(RawRequest("POST", "/", "", {"content-type": "application/json"}, body))
@@ -128,8 +128,8 @@ def test_url_fact_is_clipped_before_scenario_regexes(emu: EmulatorServer) -> Non
 
 
 def test_credential_fact_reads_a_bounded_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
-    from emulator import facts as facts_module
-    from emulator.params import RawRequest
+    from emulator.scenarios import facts as facts_module
+    from emulator.wire.request import RawRequest
 
     seen: list[int] = []
     real = facts_module._CREDENTIAL
@@ -148,7 +148,7 @@ def test_credential_fact_reads_a_bounded_prefix(monkeypatch: pytest.MonkeyPatch)
 # -- item 5: scenarios and rules are bounded --------------------------------------------------
 
 def test_too_many_rules_is_a_400_naming_the_limit(emu: EmulatorServer) -> None:
-    from emulator.scenarios import MAX_RULES
+    from emulator.scenarios.loading import MAX_RULES
 
     rules = [{"effect": "pass"}] * (MAX_RULES + 1)
     resp = admin(emu, "PUT", "scenarios", {"name": "big", "rules": rules})
@@ -158,7 +158,7 @@ def test_too_many_rules_is_a_400_naming_the_limit(emu: EmulatorServer) -> None:
 
 
 def test_too_many_scenarios_is_a_400_naming_the_limit(emu: EmulatorServer) -> None:
-    from emulator.scenarios import MAX_SCENARIOS
+    from emulator.scenarios.loading import MAX_SCENARIOS
 
     for i in range(MAX_SCENARIOS):
         assert admin(emu, "PUT", "scenarios", {"name": f"s{i}", "rules": []}).status_code == 201
@@ -168,8 +168,8 @@ def test_too_many_scenarios_is_a_400_naming_the_limit(emu: EmulatorServer) -> No
 
 
 def test_rules_without_randomness_hold_no_generator() -> None:
-    from emulator.facts import Facts
-    from emulator.scenarios import parse
+    from emulator.scenarios.facts import Facts
+    from emulator.scenarios.loading import parse
 
     scenario = parse({"name": "n", "rules": [{"effect": "pass"},
                                              {"probability": 0.5, "effect": "pass"}]}, "t")
@@ -220,8 +220,8 @@ def test_trickled_admin_body_is_cut_off_by_the_read_timeout(emu: EmulatorServer)
 
 
 def test_config_files_refuse_non_finite_numbers(tmp_path: Any) -> None:
-    from emulator.credentials import Credentials, CredentialsError
-    from emulator.fetch import UrlMap
+    from emulator.inputs.fetch import UrlMap
+    from emulator.wire.credentials import Credentials, CredentialsError
 
     creds = tmp_path / "credentials.json"
     creds.write_text('{"accounts": [{"secret_id": "AKID1", "secret_key": "k", "x": NaN}]}')

@@ -21,11 +21,11 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
     TencentCloudSDKException,
 )
 
-from emulator import results
-from emulator.keys import SERVICES
+from emulator.actions import results
+from emulator.actions.results import ResultCache
 from emulator.resources import fixture_path
-from emulator.results import ResultCache
-from emulator.server import EmulatorServer
+from emulator.serve.keys import SERVICES
+from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 from tests.helpers import bda, segment_request, tc3_headers
 

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from emulator.keys import BUDGET
-from emulator.server import EmulatorServer
+from emulator.serve.keys import BUDGET
+from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 from tests.helpers import assert_envelope, post_raw, tc3_headers
 

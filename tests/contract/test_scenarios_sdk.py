@@ -36,10 +36,11 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
 from tencentcloud.common.retry import StandardRetryer
 
 from emulator.errors import CATALOGUE, ApiError
-from emulator.facts import Facts
 from emulator.resources import fixture_path
-from emulator.scenarios import ScenarioStore, load_bundled
-from emulator.server import EmulatorServer
+from emulator.scenarios.facts import Facts
+from emulator.scenarios.loading import load_bundled
+from emulator.scenarios.store import ScenarioStore
+from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 from tests.helpers import REGION, SECRET_ID, SECRET_KEY, profile, segment_request
 

@@ -10,7 +10,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
     TencentCloudSDKException,
 )
 
-from emulator.server import EmulatorServer
+from emulator.serve.server import EmulatorServer
 from tests.helpers import SECRET_KEY, bda, segment_request
 
 TOKENS = ["emulator-session-token", "a-wrong-token-value-9f8e7d", "emulator-expired-token"]

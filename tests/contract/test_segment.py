@@ -36,7 +36,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
 )
 
 from emulator.resources import fixture_path, schema_path
-from emulator.server import EmulatorServer
+from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 from tests.helpers import bda, common, segment_request
 

@@ -13,9 +13,9 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
     TencentCloudSDKException,
 )
 
-from emulator import auth
 from emulator.resources import fixture_path
-from emulator.server import EmulatorServer
+from emulator.serve.server import EmulatorServer
+from emulator.wire import auth
 from tests.helpers import (
     REGION,
     SECRET_ID,

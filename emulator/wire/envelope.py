@@ -1,7 +1,8 @@
-"""The one place that turns a result or an error into the Tencent Cloud reply.
+"""The one place that turns a result or an error into the bytes of the Tencent Cloud reply.
 
 Every reply is HTTP 200 with ``Content-Type: application/json`` exactly (the Python SDK silently
 ignores errors when a charset is appended) and ``{"Response": {..., "RequestId": ...}}``.
+:mod:`emulator.serve.replies` wraps these bytes in HTTP responses.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
-
-from aiohttp import web
 
 from emulator.errors import ApiError, Language
 from emulator.text import clean
@@ -24,10 +23,9 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-def _reply(response: Mapping[str, Any], status: int = 200) -> web.Response:
-    body = json.dumps({"Response": response}, ensure_ascii=False, separators=(",", ":"))
-    return web.Response(status=status, body=body.encode("utf-8"),
-                        headers={"Content-Type": CONTENT_TYPE})
+#: Every reply's status and headers.
+STATUS = 200
+HEADERS: Mapping[str, str] = {"Content-Type": CONTENT_TYPE}
 
 
 def fields_fragment(fields: Mapping[str, Any]) -> bytes:
@@ -35,11 +33,10 @@ def fields_fragment(fields: Mapping[str, Any]) -> bytes:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")[1:-1]
 
 
-def success(fragment: bytes, request_id: str) -> web.Response:
+def success(fragment: bytes, request_id: str) -> bytes:
     """A successful reply: the serialised output fields spliced in before the RequestId."""
     head = b'{"Response":{' + fragment + b"," if fragment else b'{"Response":{'
-    body = b"".join((head, b'"RequestId":"', request_id.encode("ascii"), b'"}}'))
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+    return b"".join((head, b'"RequestId":"', request_id.encode("ascii"), b'"}}'))
 
 
 def error_body(error: ApiError, language: Language, request_id: str) -> dict[str, Any]:
@@ -48,6 +45,7 @@ def error_body(error: ApiError, language: Language, request_id: str) -> dict[str
             "RequestId": request_id}
 
 
-def failure(error: ApiError, language: Language, request_id: str) -> web.Response:
+def failure(error: ApiError, language: Language, request_id: str) -> bytes:
     """An error reply: still HTTP 200, as the real service answers every processed request."""
-    return _reply(error_body(error, language, request_id))
+    body = {"Response": error_body(error, language, request_id)}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from emulator import images
-from emulator.envelope import fields_fragment
 from emulator.errors import ApiError
-from emulator.rendering import segment
+from emulator.imaging import images
+from emulator.imaging.rendering import segment
+from emulator.wire.envelope import fields_fragment
 
 CacheKey = tuple[str, tuple[str, ...]]
 
@@ -115,8 +115,9 @@ class Computation:
 
     When its last waiter leaves (client gone, deadline passed), work not yet started is
     cancelled. Work already running cannot be stopped (a thread cannot be killed mid-decode):
-    it ends within the decode-cost bounds of :func:`emulator.images.check_decode_cost`, and its
-    reply still goes to the cache, where a retry finds it.
+    it ends within the decode-cost bounds of
+    :func:`emulator.imaging.images.check_decode_cost`, and its reply still goes to the cache,
+    where a retry finds it.
     """
 
     work: concurrent.futures.Future[Reply]

@@ -11,7 +11,7 @@ import logging
 import re
 from typing import Any
 
-from emulator.journal import Entry
+from emulator.serve.journal import Entry
 
 log = logging.getLogger("bda_emulator.access")
 _PLAIN = re.compile(r"[A-Za-z0-9_.:,/@+\-\[\]']*")

@@ -21,12 +21,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from emulator import auth
-from emulator.credentials import Account, Credentials
 from emulator.errors import ApiError
-from emulator.params import (
+from emulator.wire import auth
+from emulator.wire.credentials import Account, Credentials
+from emulator.wire.params import (
     Common,
-    RawRequest,
     SignatureMethod,
     check_nonce,
     parse_timestamp,
@@ -34,6 +33,7 @@ from emulator.params import (
     require,
     signature_method,
 )
+from emulator.wire.request import RawRequest
 
 SERVICE = "bda"
 VERSION = "2020-03-24"

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from emulator import images, strictjson
+from emulator import strictjson
 from emulator.errors import ApiError
-from emulator.params import FORM, RawRequest, signature_method
-from emulator.segmentation import OPTIONS
+from emulator.imaging import images
+from emulator.imaging.regions import OPTIONS
 from emulator.text import clip
+from emulator.wire.params import FORM, signature_method
+from emulator.wire.request import RawRequest
 
 #: Bounded, and searched in the first ``MAX_AUTHORIZATION_CHARS`` only: unbounded, this
 #: search is quadratic in a crafted 60 KB header (seconds of loop time per request).

@@ -20,9 +20,9 @@ from aiohttp import web
 import emulator
 from emulator import strictjson
 from emulator.errors import ApiError
-from emulator.keys import CLOCK, COVERAGE, JOURNAL, SCENARIOS, SETTINGS
-from emulator.limits import MIB, read_body
-from emulator.scenarios import ScenarioError, bundled_names, load_text
+from emulator.scenarios.loading import ScenarioError, bundled_names, load_text
+from emulator.serve.keys import CLOCK, COVERAGE, JOURNAL, SCENARIOS, SETTINGS
+from emulator.wire.request import MIB, read_body
 
 PREFIX = "/_emulator"
 TOKEN_HEADER = "X-Emulator-Token"

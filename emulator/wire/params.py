@@ -12,12 +12,12 @@ is v1, GET is v3 when it carries ``Authorization`` and v1 otherwise.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote_plus
 
 from emulator.errors import ApiError, Language
+from emulator.wire.request import RawRequest
 
 SignatureMethod = Literal["TC3-HMAC-SHA256", "HmacSHA1", "HmacSHA256"]
 
@@ -31,26 +31,6 @@ NONCE_MAX = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]+")
 _SPLIT = "Url key and value should be splited by `=`."
 _SPLIT_ZH = "Url 的键和值应该用`=`分隔。"
-
-
-@dataclass(frozen=True, slots=True)
-class RawRequest:
-    """What the HTTP edge hands over: nothing parsed beyond the header block."""
-
-    method: str
-    path: str
-    query: str
-    headers: Mapping[str, str]  # lower-cased names; first value of each
-    body: bytes
-
-    @property
-    def media_type(self) -> str:
-        """The Content-Type without parameters, lower-cased."""
-        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-    @property
-    def host(self) -> str:
-        return self.headers.get("host", "")
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """Which image Urls the emulator may fetch: URL syntax and the address policy (no SSRF).
 
-Pure rules, no I/O: :mod:`emulator.fetch` resolves names and connects only to addresses these
+Pure rules, no I/O: :mod:`emulator.inputs.fetch` resolves names and connects only to addresses these
 rules accepted. Loopback and the hosts the operator lists are allowed; link-local, cloud
 metadata, multicast and unspecified addresses are refused even when listed; private ranges only
 when the policy allows them.

@@ -1,12 +1,4 @@
-"""The closed set of scenario effects, and applying a transport fault to an aiohttp request.
-
-Effects are small frozen objects built from scenario files (:mod:`emulator.scenarios`):
-
-* :class:`ErrorEffect` — a documented API error, rendered by :mod:`emulator.envelope`;
-* :class:`Delay` — sleep (fixed, or drawn from a seeded uniform / log-normal), then go on;
-* :class:`RateLimit` — per SecretId, ``RequestLimitExceeded`` once over ``limit`` per window;
-* :class:`Pass` — process normally (the "succeed" step of a sequence);
-* :class:`TransportFault` — what a broken network or gateway does, below the Tencent envelope.
+"""Acting out a scenario's transport fault on an aiohttp connection, below the envelope.
 
 Transport faults bypass the envelope on purpose: they are raw bytes (or none). The two that
 damage a reply (``truncated``, ``malformed_json``) damage the real one the emulator rendered.
@@ -15,93 +7,18 @@ damage a reply (``truncated``, ``malformed_json``) damage the real one the emula
 from __future__ import annotations
 
 import asyncio
-import math
-import random
 import socket
 import struct
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from aiohttp import web
 
-from emulator.errors import ApiError
+from emulator.scenarios.effects import TransportFault
 
-FaultKind = Literal["reset", "close", "truncated", "malformed_json", "gateway", "hang"]
-FAULT_KINDS: tuple[FaultKind, ...] = ("reset", "close", "truncated", "malformed_json",
-                                      "gateway", "hang")
 GATEWAY_REASONS = {502: "Bad Gateway", 503: "Service Temporarily Unavailable",
                    504: "Gateway Time-out"}
 HANG_POLL = 0.05
 
-
-@dataclass(frozen=True, slots=True)
-class ErrorEffect:
-    """Answer a documented code; the message follows the request's language unless given."""
-
-    code: str
-    message: str | None = None
-    details: tuple[tuple[str, str], ...] = ()
-
-    def error(self) -> ApiError:
-        return ApiError(self.code, message=self.message, **dict(self.details))
-
-
-@dataclass(frozen=True, slots=True)
-class Delay:
-    """Wait before normal processing; random kinds draw from the rule's seeded generator."""
-
-    kind: Literal["fixed", "uniform", "lognormal"] = "fixed"
-    seconds: float = 0.0
-    low: float = 0.0
-    high: float = 0.0
-    median: float = 0.0
-    sigma: float = 0.0
-    cap: float = 60.0
-
-    def sample(self, rng: random.Random) -> float:
-        if self.kind == "uniform":
-            value = rng.uniform(self.low, self.high)
-        elif self.kind == "lognormal":
-            value = rng.lognormvariate(math.log(self.median), self.sigma)
-        else:
-            value = self.seconds
-        return min(max(value, 0.0), self.cap)
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """At most ``limit`` requests per SecretId in any ``per_seconds`` window."""
-
-    limit: int
-    per_seconds: float = 1.0
-
-    def error(self, count: int) -> ApiError:
-        """The documented message shape: "... equals to `7` in a second ... limit `5` ..."."""
-        return ApiError("RequestLimitExceeded", count=str(count), limit=str(self.limit))
-
-
-@dataclass(frozen=True, slots=True)
-class Pass:
-    """Process the request normally."""
-
-
-@dataclass(frozen=True, slots=True)
-class TransportFault:
-    """A network or gateway failure; ``status`` for ``gateway``, ``max_seconds`` for ``hang``."""
-
-    kind: FaultKind
-    status: int = 502
-    max_seconds: float = 120.0
-
-    @property
-    def label(self) -> str:
-        """How the journal shows the outcome, e.g. ``transport.gateway_503``."""
-        suffix = f"_{self.status}" if self.kind == "gateway" else ""
-        return f"transport.{self.kind}{suffix}"
-
-
-Effect = ErrorEffect | Delay | RateLimit | Pass | TransportFault
 Reply = Callable[[], Awaitable[web.Response]]
 
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.errors import CATALOGUE
-from emulator.facts import Facts
-from emulator.faults import (
+from emulator.scenarios.effects import (
     FAULT_KINDS,
     Delay,
     Effect,
@@ -26,6 +25,7 @@ from emulator.faults import (
     RateLimit,
     TransportFault,
 )
+from emulator.scenarios.facts import Facts
 
 _FACTS = ("action", "secret_id", "region", "signature_method", "image_sha256")
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from emulator.actions import Services
-from emulator.budget import ByteBudget
+from emulator.actions.services import Services
 from emulator.clock import Clock
-from emulator.credentials import Credentials
-from emulator.journal import Coverage, Journal
-from emulator.scenarios import ScenarioStore
+from emulator.scenarios.store import ScenarioStore
+from emulator.serve.budget import ByteBudget
+from emulator.serve.journal import Coverage, Journal
 from emulator.settings import Settings
+from emulator.wire.credentials import Credentials
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)

@@ -3,7 +3,8 @@
 aiohttp answers unparsable requests (a request line over the limit, a broken header, a bad
 chunked body) itself, with a ``400 text/plain`` page, and logs a traceback. The real API gateway
 answers every request it processed with HTTP 200 and a JSON error; so does the emulator: this
-module swaps in a request handler whose ``handle_error`` renders through :mod:`envelope`.
+module swaps in a request handler whose ``handle_error`` renders through
+:mod:`emulator.wire.envelope`.
 
 It also bounds what a connection may hold: every request head must arrive within the read
 timeout of the connection opening or of the previous reply, and at most ``max_connections``
@@ -23,8 +24,8 @@ from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError, LineTooL
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from emulator.envelope import failure, new_request_id
 from emulator.errors import ApiError
+from emulator.serve.replies import failure, new_request_id
 
 log = logging.getLogger("bda_emulator.edge")
 
@@ -96,7 +97,7 @@ class EnvelopeRequestHandler(RequestHandler):
     seconds of the connection opening or of the previous reply, so a client trickling a
     header line now and then holds nothing for long (aiohttp has no deadline for a head, and
     keeps an idle keep-alive connection for an hour). A request being answered is not cut:
-    its body has its own deadline (:func:`emulator.limits.read_body`).
+    its body has its own deadline (:func:`emulator.wire.request.read_body`).
     """
 
     edge: EnvelopeServer

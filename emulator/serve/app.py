@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -20,19 +19,22 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator import accesslog, admin, faults, heap
-from emulator.actions import ACTIONS, Outcome, Services
-from emulator.budget import ByteBudget
+from emulator import offload
+from emulator.actions.registry import ACTIONS
+from emulator.actions.results import Picture, ResultCache
+from emulator.actions.services import Outcome, Services
 from emulator.clock import Clock
-from emulator.credentials import Credentials
-from emulator.edge import EmulatorRunner
-from emulator.envelope import failure, new_request_id, success
 from emulator.errors import ApiError, Language
-from emulator.facts import Facts, gather
-from emulator.fetch import FetchPolicy, UrlMap, make_session
-from emulator.gateway import admit
-from emulator.journal import OK, Coverage, Entry, Journal
-from emulator.keys import (
+from emulator.inputs.fetch import FetchPolicy, UrlMap, make_session
+from emulator.scenarios import effects
+from emulator.scenarios.facts import Facts, gather
+from emulator.scenarios.loading import ScenarioError, load_paths
+from emulator.scenarios.store import ScenarioStore
+from emulator.serve import accesslog, admin, heap, transport
+from emulator.serve.budget import ByteBudget
+from emulator.serve.edge import EmulatorRunner
+from emulator.serve.journal import OK, Coverage, Entry, Journal
+from emulator.serve.keys import (
     BUDGET,
     CLOCK,
     COVERAGE,
@@ -42,13 +44,14 @@ from emulator.keys import (
     SERVICES,
     SETTINGS,
 )
-from emulator.limits import OFF_LOOP_BYTES, body_limit, check_query, drain, read_body
-from emulator.params import RawRequest, language_of
-from emulator.results import Picture, ResultCache
-from emulator.scenarios import ScenarioError, ScenarioStore, load_paths
+from emulator.serve.replies import failure, new_request_id, success
 from emulator.settings import Settings
 from emulator.text import clip
-from emulator.validation import RequestValidator
+from emulator.wire.credentials import Credentials
+from emulator.wire.gateway import admit
+from emulator.wire.params import language_of
+from emulator.wire.request import RawRequest, body_limit, check_query, drain, read_body
+from emulator.wire.validation import RequestValidator
 
 log = logging.getLogger("bda_emulator")
 
@@ -236,15 +239,15 @@ async def _handle(request: web.Request, raw: RawRequest, language: Language,
     if decision.delay > 0:
         await asyncio.sleep(decision.delay)
     effect = decision.effect
-    if isinstance(effect, faults.TransportFault):
+    if isinstance(effect, effects.TransportFault):
         trace.code = effect.label
 
         async def real() -> web.Response:
             async with _cancelled_on_hangup(request):
                 return (await _answer(app, raw, language, trace))[0]
 
-        return await faults.apply(effect, request, real)
-    if isinstance(effect, faults.ErrorEffect):
+        return await transport.apply(effect, request, real)
+    if isinstance(effect, effects.ErrorEffect):
         raise effect.error()
     async with _cancelled_on_hangup(request):
         response, trace.code = await _answer(app, raw, language, trace)
@@ -254,7 +257,8 @@ async def _handle(request: web.Request, raw: RawRequest, language: Language,
 @contextlib.asynccontextmanager
 async def _cancelled_on_hangup(request: web.Request) -> AsyncIterator[None]:
     """Cancel the work inside once the client has closed its connection, so image work that
-    nobody waits for any more is dropped before it starts (:func:`~emulator.results.reply_for`).
+    nobody waits for any more is dropped before it starts
+    (:func:`~emulator.actions.results.reply_for`).
 
     Scoped to the real answer: aiohttp's own handler cancellation would also cut short what
     must finish for a client that left (a ``hang`` fault, the journal entry).
@@ -277,7 +281,7 @@ async def _cancelled_on_hangup(request: web.Request) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def _reserved(request: web.Request) -> AsyncIterator[None]:
     """Hold the body's bytes against the in-flight budget until the reply is ready
-    (:mod:`emulator.budget`); ``RequestLimitExceeded`` after ``--read-timeout`` waiting."""
+    (:mod:`emulator.serve.budget`); ``RequestLimitExceeded`` after ``--read-timeout`` waiting."""
     timeout = request.app[SETTINGS].read_timeout
     budget = request.app[BUDGET]
     try:
@@ -319,10 +323,7 @@ async def _answer(app: web.Application, raw: RawRequest, language: Language,
 
 
 async def _facts(app: web.Application, raw: RawRequest, with_image: bool) -> Facts:
-    if len(raw.body) <= OFF_LOOP_BYTES:
-        return gather(raw, with_image)
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(app[SERVICES].prep, gather, raw, with_image)
+    return await offload.run(app[SERVICES].prep, len(raw.body), gather, raw, with_image)
 
 
 async def _read(request: web.Request) -> RawRequest:
@@ -346,18 +347,15 @@ async def _dispatch(app: web.Application, raw: RawRequest,
     if raw.path != "/":
         raise ApiError("UnsupportedOperation",
                        reason=f"the path `{raw.path[:100]}` is not served; API 3.0 calls go to `/`")
-    gate = functools.partial(admit, raw, credentials=app[CREDENTIALS], actions=ACTIONS,
+    call = await offload.run(app[SERVICES].prep, len(raw.body), admit, raw,
+                             credentials=app[CREDENTIALS], actions=ACTIONS,
                              now=app[CLOCK].now(), ttl=app[SETTINGS].signature_ttl)
-    if len(raw.body) <= OFF_LOOP_BYTES:
-        call = gate()
-    else:  # hashing megabytes for the signature must not stall other requests
-        call = await asyncio.get_running_loop().run_in_executor(app[SERVICES].prep, gate)
     return await ACTIONS[call.action](app[SERVICES], call, raw, parsed)
 
 
 def make_runner(app: web.Application) -> web.AppRunner:
     """An AppRunner with the parser limits the contract needs, whose server answers even
-    unparsable requests with the envelope (:mod:`emulator.edge`)."""
+    unparsable requests with the envelope (:mod:`emulator.serve.edge`)."""
     settings = app[SETTINGS]
     return EmulatorRunner(app, head_timeout=settings.read_timeout,
                           max_connections=settings.connection_limit, access_log=None,

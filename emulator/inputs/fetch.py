@@ -32,21 +32,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import ip_address
-from pathlib import Path
-from types import MappingProxyType
 from typing import NoReturn
 
 import aiohttp
 from yarl import URL
 
-from emulator import strictjson
 from emulator.errors import ApiError
-from emulator.images import sniff_format
-from emulator.resources import fixture_path
-from emulator.urlpolicy import (
+from emulator.imaging.images import sniff_format
+from emulator.inputs.urlmap import UrlMap
+from emulator.inputs.urlpolicy import (
     ALLOWED_HOSTS_SETTING,
     METADATA_NAMES,
     FetchPolicy,
@@ -75,61 +71,6 @@ _TOO_LARGE = "LimitExceeded.TooLargeFileError"
 _CHUNK = 64 * 1024
 _MAX_DETAIL = 200  # characters of a network-supplied description kept in ``explain``
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-
-class UrlMap:
-    """Known URLs answered from bundled files, so the official examples work offline."""
-
-    def __init__(self, entries: Mapping[str, bytes] | None = None) -> None:
-        self._entries: Mapping[str, bytes] = MappingProxyType(
-            {_map_key(url): data for url, data in (entries or {}).items()}
-        )
-
-    @classmethod
-    def load(cls, path: Path) -> UrlMap:
-        """Read a JSON object ``{url: file}``; relative files are resolved against its folder.
-
-        Files are read now, so a missing file fails at startup rather than on a request.
-        """
-        try:
-            raw = strictjson.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read URL map {path}: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise ValueError(f"URL map {path} must be a JSON object of url -> file")
-        entries: dict[str, bytes] = {}
-        for url, rel in raw.items():
-            if not isinstance(rel, str) or not rel:
-                raise ValueError(f"URL map {path}: the file for {url!r} must be a path string")
-            file = path.parent / rel
-            try:
-                check_url_syntax(url)
-                entries[url] = file.read_bytes()
-            except ApiError as exc:
-                raise ValueError(f"URL map {path}: {url!r} is not a legal URL") from exc
-            except OSError as exc:
-                raise ValueError(f"URL map {path}: cannot read {file} for {url!r}: {exc}") from exc
-        return cls(entries)
-
-    @classmethod
-    def bundled(cls) -> UrlMap:
-        """The map shipped in ``fixtures/urls.json``."""
-        return cls.load(fixture_path("urls.json"))
-
-    def lookup(self, url: str) -> bytes | None:
-        """The bundled bytes for ``url`` (compared after normalisation), or None."""
-        try:
-            return self._entries.get(_map_key(url))
-        except ValueError:
-            return None
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-def _map_key(url: str) -> str:
-    """Normalise so that host case, default ports and fragments do not defeat a lookup."""
-    return str(URL(url).with_fragment(None))
 
 
 

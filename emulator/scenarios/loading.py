@@ -1,4 +1,4 @@
-"""Scenarios: named, ordered rules that make chosen requests fail, slow down or break.
+"""Loading scenarios: named, ordered rules that make chosen requests fail, slow down or break.
 
 A scenario file is JSON checked against ``schemas/scenario.schema.json``; a bad file fails with
 its path and the JSON pointer of the problem. Each rule has a *match* (all given facts must
@@ -13,31 +13,26 @@ Effects are named by one key: ``{"error": {"code": ..., "message"?, "details"?}}
 ``{"hang": {"max_seconds"?}}``, and ``"pass"``, ``"reset"``, ``"close"``, ``"truncated"``,
 ``"malformed_json"``, ``"hang"`` alone.
 
-``X-Emulator-Scenario: <name>`` runs one request past a loaded or bundled scenario before the
-active ones; its state (counters, sequence position, draws) lives on among the requests that
-name it until a reset. Randomness is a per-rule ``random.Random`` seeded from the file, so the
-same scenario meets the same sequence of requests with the same draws. Time is the emulator's
-clock, passed in: this module does no I/O beyond reading files and holds no global state.
+Bundled scenarios are named by their path under ``fixtures/scenarios`` without ``.json``
+(``drills/flaky-10``). Randomness is a per-rule ``random.Random`` seeded from the file, so the
+same scenario meets the same sequence of requests with the same draws. This module does no I/O
+beyond reading files and holds no global state (:mod:`emulator.scenarios.store` holds it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from emulator import strictjson
-from emulator.facts import Facts
-from emulator.faults import Delay, Effect, Pass
 from emulator.resources import fixture_path, schema_path
-from emulator.rules import Rule, build_rule
+from emulator.scenarios.rules import Rule, build_rule
 from emulator.strictjson import NonFiniteNumber, pointer
-from emulator.text import clip
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
 #: Longest scenario name (the schema's ``maxLength``): a longer header names nothing.
@@ -81,17 +76,6 @@ class Scenario:
                 "loaded_at": self.loaded_at, "requests": self.requests,
                 "rules": [rule.describe() for rule in self.rules]}
 
-
-@dataclass(slots=True)
-class Decision:
-    """What the scenarios want done with one request."""
-
-    delay: float = 0.0
-    effect: Effect | None = None
-    rules: list[str] = field(default_factory=list)
-
-
-# -- loading ------------------------------------------------------------------------------------
 
 @cache
 def _validator() -> Any:
@@ -176,87 +160,3 @@ def load_bundled(name: str, now: float = 0.0) -> Scenario | None:
         return None
     path = bundled_root() / f"{name}.json"
     return load_file(path, now) if path.is_file() else None
-
-
-# -- deciding -----------------------------------------------------------------------------------
-
-class ScenarioStore:
-    """The active scenarios, those named per request, and the start state to reset to."""
-
-    def __init__(self, start: Sequence[Scenario] = (), now: float = 0.0) -> None:
-        self._start = list(start)
-        self.active: dict[str, Scenario] = {}
-        self.per_request: dict[str, Scenario] = {}
-        self.reset(now)
-
-    def reset(self, now: float) -> None:
-        """Back to the scenarios loaded at start, with fresh counters."""
-        self.active = {s.name: s.fresh(now) for s in self._start}
-        self.per_request.clear()
-
-    def put(self, scenario: Scenario) -> bool:
-        """Add or replace by name; True when it replaced one. ``ScenarioLimit`` when full."""
-        replaced = scenario.name in self.active
-        if not replaced and len(self.active) >= MAX_SCENARIOS:
-            raise ScenarioLimit(f"{MAX_SCENARIOS} scenarios are active, the most allowed; "
-                                "delete one first")
-        self.active[scenario.name] = scenario
-        self.per_request.pop(scenario.name, None)
-        return replaced
-
-    def delete(self, name: str) -> bool:
-        self.per_request.pop(name, None)
-        return self.active.pop(name, None) is not None
-
-    def clear(self) -> list[str]:
-        names = list(self.active)
-        self.active.clear()
-        self.per_request.clear()
-        return names
-
-    def named(self, name: str, now: float) -> Scenario:
-        """The scenario an ``X-Emulator-Scenario`` header names; its state lives on."""
-        scenario = self.active.get(name) or self.per_request.get(name)
-        if scenario is None:
-            scenario = load_bundled(name, now)
-            if scenario is None:
-                raise UnknownScenario(f"X-Emulator-Scenario `{clip(name, 100)}` is neither "
-                                      "loaded nor bundled")
-            if len(self.per_request) >= MAX_SCENARIOS:  # bundled names bound it; be explicit
-                del self.per_request[next(iter(self.per_request))]
-            self.per_request[name] = scenario
-        return scenario
-
-    def needs_image(self, header: str | None, now: float) -> bool:
-        """Whether matching needs the image's sha256 (decoding megabytes otherwise skipped)."""
-        scenarios = list(self.active.values())
-        if header:
-            with contextlib.suppress(ScenarioError):  # decide() reports an unknown name
-                scenarios.append(self.named(header, now))
-        return any(rule.match.needs_image for scenario in scenarios for rule in scenario.rules)
-
-    def decide(self, facts: Facts, now: float, header: str | None = None) -> Decision:
-        """Run the request past the named scenario (if any), then the active ones."""
-        chosen = [self.named(header, now)] if header else []
-        chosen += [s for s in self.active.values() if not chosen or s is not chosen[0]]
-        for scenario in chosen:
-            scenario.requests += 1
-        decision = Decision()
-        for scenario in chosen:
-            for rule in scenario.rules:
-                effect = rule.evaluate(facts, scenario.requests, now - scenario.loaded_at, now)
-                if effect is None:
-                    continue
-                decision.rules.append(f"{scenario.name}#{rule.name}")
-                if isinstance(effect, Delay):
-                    decision.delay += effect.seconds
-                    continue
-                decision.effect = None if isinstance(effect, Pass) else effect
-                return decision
-        return decision
-
-    def describe(self) -> dict[str, Any]:
-        return {"scenarios": [s.describe() for s in self.active.values()],
-                "per_request": [s.describe() for s in self.per_request.values()
-                                if s.name not in self.active]}
-

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from emulator.images import load_image
-from emulator.segmentation import find_subjects, label_map, option_mask, option_rects
+from emulator.imaging.images import load_image
+from emulator.imaging.regions import find_subjects, label_map, option_mask, option_rects
 
 PNG_COMPRESS_LEVEL = 1
 JPEG_QUALITY = 100

@@ -8,8 +8,8 @@ from types import TracebackType
 
 from aiohttp import web
 
-from emulator.app import create_app, make_runner
 from emulator.clock import Clock
+from emulator.serve.app import create_app, make_runner
 from emulator.settings import Settings
 
 

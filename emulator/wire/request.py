@@ -1,4 +1,5 @@
-"""Request size limits, and reading a body so that an oversized one costs bounded memory.
+"""The raw request as the HTTP edge hands it over, its size limits, and reading a body so that
+an oversized one costs bounded memory.
 
 The documented limits: GET ≤ 32 KB, POST signed with v1 (form) ≤ 1 MB, POST signed with v3 ≤
 10 MB. An oversized body is still read to its end and discarded before the reply: closing the
@@ -8,8 +9,9 @@ connection early shows up in the SDKs as a network error instead of ``RequestSiz
 from __future__ import annotations
 
 import asyncio
-
-from aiohttp import StreamReader
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
 
 from emulator.errors import ApiError
 
@@ -18,8 +20,32 @@ MIB = 1024 * KIB
 GET_LIMIT = 32 * KIB
 FORM_LIMIT = 1 * MIB
 JSON_LIMIT = 10 * MIB
-#: Bodies and inputs above this size are parsed, hashed and decoded off the event loop.
-OFF_LOOP_BYTES = 64 * KIB
+
+
+class StreamReader(Protocol):
+    """What body reading needs of aiohttp's ``StreamReader`` (kept out of the wire layer)."""
+
+    async def readany(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RawRequest:
+    """What the HTTP edge hands over: nothing parsed beyond the header block."""
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]  # lower-cased names; first value of each
+    body: bytes
+
+    @property
+    def media_type(self) -> str:
+        """The Content-Type without parameters, lower-cased."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def host(self) -> str:
+        return self.headers.get("host", "")
 
 
 def body_limit(method: str, media_type: str) -> int:

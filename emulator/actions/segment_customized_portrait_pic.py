@@ -1,0 +1,31 @@
+"""SegmentCustomizedPortraitPic: synthetic multi-class portrait segmentation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from emulator import offload
+from emulator.actions.business import business_params
+from emulator.actions.pictures import read_picture
+from emulator.actions.results import reply_for
+from emulator.actions.services import Outcome, Services
+from emulator.imaging.regions import OPTIONS
+from emulator.wire.gateway import Call
+from emulator.wire.request import RawRequest
+from emulator.wire.validation import check_segmentation_options
+
+ACTION = "SegmentCustomizedPortraitPic"
+
+
+async def handle(services: Services, call: Call, raw: RawRequest,
+                 parsed: Mapping[str, Any] | None) -> Outcome:
+    """Synthetic multi-class portrait segmentation of the Url (preferred) or Image input."""
+    params = await offload.run(services.prep, len(raw.body), business_params,
+                               services.validators[ACTION], call, raw, parsed)
+    check_segmentation_options(params)
+    options = [name for name in OPTIONS if params["SegmentationOptions"].get(name) is True]
+    pic = await read_picture(services, params)
+    reply = await reply_for(pic, options, cache=services.cache, executor=services.executor,
+                            max_subjects=services.max_subjects, timeout=services.image_timeout)
+    return Outcome(reply.fragment, pic)

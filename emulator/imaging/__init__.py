@@ -1,0 +1,1 @@
+"""Pixels, no HTTP: decoding and checking input images, the geometric region rules, encoders."""

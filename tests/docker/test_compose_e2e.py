@@ -1,0 +1,254 @@
+"""The image and the Compose service, end to end in a real container engine.
+
+Builds the image from this checkout (Dockerfile + .dockerignore) through docker-compose.yml,
+starts the service, waits for its health check, calls it with the official Python SDK on the
+published loopback port, checks that it runs as non-root and stops at once, then removes
+everything (``down -v``). A second test checks that the build context stays small.
+
+Needs ``docker`` answering ``docker info`` and ``docker-compose`` (Debian's 1.29, or the
+``docker compose`` plugin). Docker Hub is not needed: ``tests/docker/base-image.sh`` makes the
+base image with debootstrap (as root, cached under ~/.cache/bda-emulator);
+``BDA_DOCKER_BASE_IMAGE=python:3.11-slim`` uses a pulled image instead. Without an engine the
+tests are skipped, unless ``BDA_REQUIRE_DOCKER=1`` (set by .ci/run) makes that a failure.
+The Compose file is used as shipped except for the published host port (a free one) and the
+config directory (a temporary one); the project has its own name, so nothing of yours is touched.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+SERVICE = "bda-emulator"
+IMAGE = "bda-emulator:e2e-test"
+SHIPPED_PORT = '"127.0.0.1:9527:9527"'
+SHIPPED_CONFIG = "source: ./emulator-config"
+SECRET_ID = "AKIDEMULATOR000000000000000000000000"
+SECRET_KEY = "emulatorsecretkey000000000000000"
+NO_ENGINE = "no container engine: install docker.io and start dockerd (CI does)"
+REQUIRED = os.environ.get("BDA_REQUIRE_DOCKER") == "1"
+
+pytestmark = pytest.mark.docker
+
+
+def _unavailable(reason: str) -> None:
+    """Skip with one line, or fail where the engine is required (CI)."""
+    if REQUIRED:
+        pytest.fail(f"BDA_REQUIRE_DOCKER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _env() -> dict[str, str]:
+    """This environment without COMPOSE_* settings (project, files, profiles) of the caller's."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+
+
+def _run(args: list[str], timeout: float, *, check: bool = True,
+         stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                              env=_env(), input=stdin, stdin=None if stdin else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"{' '.join(args)}: no answer in {timeout:.0f} s") from exc
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {done.returncode}:\n"
+                             f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if _run(["docker", "compose", "version"], 30, check=False).returncode == 0:
+        return ["docker", "compose"]
+    return None
+
+
+@pytest.fixture(scope="module")
+def compose() -> list[str]:
+    if shutil.which("docker") is None:
+        _unavailable(NO_ENGINE)
+    try:
+        answered = _run(["docker", "info"], 30, check=False).returncode == 0
+    except AssertionError:
+        answered = False
+    if not answered:
+        _unavailable(NO_ENGINE)
+    command = _compose_command()
+    if command is None:
+        _unavailable("no docker-compose: install docker-compose (CI does)")
+    assert command is not None
+    return command
+
+
+@pytest.fixture(scope="module")
+def base_image(compose: list[str]) -> str:
+    """The Dockerfile's BASE_IMAGE: made by base-image.sh unless BDA_DOCKER_BASE_IMAGE names one."""
+    if name := os.environ.get("BDA_DOCKER_BASE_IMAGE"):
+        return name
+    made = _run([str(HERE / "base-image.sh")], 900, check=False)
+    if made.returncode == 2:  # a missing prerequisite (debootstrap, root), said on stderr
+        _unavailable(f"no base image: {made.stderr.strip().splitlines()[-1]}; or set "
+                     "BDA_DOCKER_BASE_IMAGE=python:3.11-slim")
+    assert made.returncode == 0, f"base-image.sh failed:\n{made.stderr[-3000:]}"
+    return made.stdout.strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    command: list[str]
+    port: int
+    container: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def compose(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return _run([*self.command, *args], timeout)
+
+    def state(self) -> dict[str, object]:
+        out = _run(["docker", "inspect", "--format", "{{json .State}}", self.container], 30)
+        return dict(json.loads(out.stdout))
+
+    def health(self) -> str:
+        state = self.state()
+        if not state.get("Running"):
+            return "stopped"
+        return str(dict(state.get("Health") or {}).get("Status", "no health check"))
+
+    def logs(self) -> str:
+        done = _run(["docker", "logs", "--tail", "40", self.container], 30, check=False)
+        return done.stdout + done.stderr
+
+
+def _timed(stack: Stack, step: str, start: float) -> None:
+    stack.timings[step] = round(time.monotonic() - start, 2)
+
+
+@pytest.fixture(scope="module")
+def stack(compose: list[str], base_image: str,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The shipped Compose service, built and healthy; ``down -v`` afterwards, whatever happens."""
+    tmp = tmp_path_factory.mktemp("compose")
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    assert text.count(SHIPPED_PORT) == 1 and text.count(SHIPPED_CONFIG) == 1, (
+        "docker-compose.yml changed its published port or config mount: update this test")
+    port = _free_port()
+    (tmp / "docker-compose.yml").write_text(
+        text.replace(SHIPPED_PORT, f'"127.0.0.1:{port}:9527"')
+            .replace(SHIPPED_CONFIG, f"source: {tmp / 'emulator-config'}"), encoding="utf-8")
+    # JSON is YAML: the build from this checkout, on the base image, under a test-only tag.
+    (tmp / "docker-compose.e2e.yml").write_text(json.dumps({"services": {SERVICE: {
+        "image": IMAGE,
+        "build": {"context": str(ROOT), "args": {"BASE_IMAGE": base_image}}}}}),
+        encoding="utf-8")
+    command = [*compose, "--project-name", f"bda-e2e-{os.getpid()}",
+               "--project-directory", str(tmp),
+               "--file", str(tmp / "docker-compose.yml"),
+               "--file", str(tmp / "docker-compose.e2e.yml")]
+    stack = Stack(command, port)
+    try:
+        start = time.monotonic()
+        stack.compose("build", timeout=900)
+        _timed(stack, "build", start)
+        start = time.monotonic()
+        stack.compose("up", "--detach", "--no-build")
+        stack.container = stack.compose("ps", "-q", SERVICE).stdout.strip()
+        assert stack.container, "the service has no container after up"
+        deadline = time.monotonic() + 90
+        while (status := stack.health()) != "healthy":  # the image's own health check
+            assert status not in ("unhealthy", "stopped"), f"{status}:\n{stack.logs()}"
+            assert time.monotonic() < deadline, f"{status} after 90 s:\n{stack.logs()}"
+            time.sleep(0.25)
+        _timed(stack, "up until healthy", start)
+        yield stack
+    finally:
+        start = time.monotonic()
+        _run([*command, "down", "--volumes", "--remove-orphans", "--timeout", "10"], 120,
+             check=False)
+        _timed(stack, "down", start)
+        print(f"\ncompose end to end, seconds: {stack.timings}")
+
+
+def _bda_client(port: int) -> object:
+    from tencentcloud.bda.v20200324 import bda_client
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+
+    http = HttpProfile(endpoint=f"127.0.0.1:{port}", protocol="http", reqTimeout=30)
+    return bda_client.BdaClient(credential.Credential(SECRET_ID, SECRET_KEY), "ap-guangzhou",
+                                ClientProfile(httpProfile=http))
+
+
+def test_compose_service_end_to_end(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tencentcloud.bda.v20200324 import models
+
+    # loopback only: never through a proxy from the environment
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with direct.open(f"http://127.0.0.1:{stack.port}/_emulator/health", timeout=10) as resp:
+        assert resp.status == 200
+
+    # the official SDK, unmodified but for the endpoint, on the published port
+    image = base64.b64encode((ROOT / "fixtures/images/portrait.jpg").read_bytes()).decode()
+    req = models.SegmentCustomizedPortraitPicRequest()
+    req.from_json_string(json.dumps({"Image": image, "SegmentationOptions": {"Head": True}}))
+    start = time.monotonic()
+    reply = _bda_client(stack.port).SegmentCustomizedPortraitPic(req)  # type: ignore[attr-defined]
+    _timed(stack, "SDK call", start)
+    assert [rect.Label for rect in reply.ImageRects] == ["Head"]
+    assert base64.b64decode(reply.PortraitImage, validate=True)
+    assert reply.RequestId
+
+    # non-root, inside its own init
+    inspect = _run(["docker", "inspect", "--format",
+                    "{{json .Config.User}} {{json .HostConfig.Init}}", stack.container], 30)
+    assert inspect.stdout.split() == ['"emulator"', "true"]
+    uid = _run(["docker", "exec", stack.container, "id", "-u"], 30).stdout.strip()
+    assert uid.isdigit() and uid != "0", uid
+
+    # SIGTERM through the init ends it at once and cleanly (not the SIGKILL after the grace)
+    start = time.monotonic()
+    _run(["docker", "stop", "--time", "10", stack.container], 30)
+    _timed(stack, "stop", start)
+    state = stack.state()
+    assert state["ExitCode"] == 0, f"exit {state['ExitCode']}:\n{stack.logs()}"
+    assert stack.timings["stop"] < 5, stack.timings
+
+
+def test_build_context_leaves_out_venv_git_and_caches(base_image: str) -> None:
+    """What .dockerignore lets into the build context, listed from inside a throwaway build."""
+    dockerfile = f"FROM {base_image}\nCOPY . /context\n"
+    tag = f"bda-emulator:e2e-context-{os.getpid()}"
+    _run(["docker", "build", "--quiet", "--tag", tag, "--file", "-", str(ROOT)], 300,
+         stdin=dockerfile)
+    try:
+        listing = _run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "find",
+                        tag, "/context", "-type", "f", "-printf", "%s %P\\n"], 60).stdout
+    finally:
+        _run(["docker", "rmi", "--force", tag], 60, check=False)
+    files = {path: int(size) for size, path in (line.split(" ", 1)
+                                                for line in listing.splitlines())}
+    tops = {path.split("/", 1)[0] for path in files}
+    assert tops == {"pyproject.toml", "README.md", "emulator", "schemas", "fixtures"}, tops
+    assert not [path for path in files if "__pycache__" in path or path.endswith(".pyc")]
+    assert sum(files.values()) < 20_000_000, sum(files.values())
