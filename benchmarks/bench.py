@@ -65,8 +65,8 @@ import PIL
 from aiohttp import web
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from emulator import auth
-from emulator.cli import serve_until_signalled
+from emulator.serve.lifecycle import serve_until_signalled
+from emulator.wire import auth
 
 SECRET_ID = "AKIDEMULATOR000000000000000000000000"
 SECRET_KEY = "emulatorsecretkey000000000000000"

@@ -130,7 +130,7 @@ def measure_big_bodies(plan: Plan, res: Results) -> None:
 def measure_scan_bomb(plan: Plan, res: Results) -> None:
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
-    from emulator import images
+    from emulator.imaging import images
     from tests.hostile_inputs import worst_accepted_progressive_jpeg
 
     data = worst_accepted_progressive_jpeg()

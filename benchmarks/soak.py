@@ -60,7 +60,7 @@ from typing import Any
 import aiohttp
 from PIL import Image
 
-from emulator import auth
+from emulator.wire import auth
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import (
