@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from emulator import offload
 from emulator.actions.business import business_params
 from emulator.actions.pictures import read_picture
@@ -18,11 +15,10 @@ from emulator.wire.validation import check_segmentation_options
 ACTION = "SegmentCustomizedPortraitPic"
 
 
-async def handle(services: Services, call: Call, raw: RawRequest,
-                 parsed: Mapping[str, Any] | None) -> Outcome:
+async def handle(services: Services, call: Call, raw: RawRequest) -> Outcome:
     """Synthetic multi-class portrait segmentation of the Url (preferred) or Image input."""
     params = await offload.run(services.prep, len(raw.body), business_params,
-                               services.validators[ACTION], call, raw, parsed)
+                               services.validators[ACTION], call, raw)
     check_segmentation_options(params)
     options = [name for name in OPTIONS if params["SegmentationOptions"].get(name) is True]
     pic = await read_picture(services, params)

@@ -1,7 +1,8 @@
 """What an action handler gets and gives back: the app's services, and its outcome.
 
-A handler gets the services, the admitted :class:`~emulator.wire.gateway.Call`, the raw
-request and its JSON body if already parsed, and returns the reply's output fields serialised;
+A handler gets the services, the admitted :class:`~emulator.wire.gateway.Call` and the request
+(whose parsed views it shares with earlier stages), and returns the reply's output fields
+serialised;
 it raises :class:`~emulator.errors.ApiError` for every failure. Work on megabytes (base64,
 hashing, images) runs in an executor, never on the event loop.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 
@@ -47,6 +47,6 @@ class Outcome:
     picture: Picture | None = None
 
 
-Handler = Callable[[Services, Call, RawRequest, Mapping[str, Any] | None], Awaitable[Outcome]]
+Handler = Callable[[Services, Call, RawRequest], Awaitable[Outcome]]
 
 

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from emulator import strictjson
 from emulator.errors import ApiError
 from emulator.imaging import images
 from emulator.imaging.regions import OPTIONS
 from emulator.text import clip
-from emulator.wire.params import FORM, signature_method
+from emulator.wire.params import FORM, json_body, signature_method
 from emulator.wire.request import RawRequest
 
 #: Bounded, and searched in the first ``MAX_AUTHORIZATION_CHARS`` only: unbounded, this
@@ -52,8 +51,6 @@ class Facts:
     image_width: int | None = None
     image_height: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # holds the token
-    #: the JSON body, parsed once here and reused by the action (not shown anywhere)
-    params: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def selected(self) -> tuple[str, ...]:
@@ -74,7 +71,7 @@ def gather(raw: RawRequest, with_image: bool = True) -> Facts:
     flat = _pairs(raw.query) if raw.method == "GET" else {}
     if raw.method == "POST" and raw.media_type == FORM:
         flat = _pairs(raw.body.decode("latin-1"))
-    params = _json_object(raw.body) if raw.method == "POST" and not flat else None
+    params = _json_object(raw) if raw.method == "POST" and not flat else None
     h = raw.headers
     credential = _CREDENTIAL.search(h.get("authorization", "")[:MAX_AUTHORIZATION_CHARS])
     options: Mapping[str, object]
@@ -94,7 +91,6 @@ def gather(raw: RawRequest, with_image: bool = True) -> Facts:
         options={k: v for k, v in options.items() if k in _OPTION_NAMES and isinstance(v, bool)},
         url=clip(url, MAX_URL_CHARS) if isinstance(url, str) and url else None,
         headers=h,
-        params=params,
         **(_image_facts(image) if with_image else {}))
 
 
@@ -110,12 +106,11 @@ def _pairs(text: str) -> dict[str, str]:
         return {}
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:  # UTF-8 only, exactly as the action parses it
-        value = strictjson.loads(body.decode("utf-8"))
-    except (ValueError, RecursionError):
+def _json_object(raw: RawRequest) -> Mapping[str, Any] | None:
+    try:  # parsed once: the action reads the same view
+        return json_body(raw)
+    except ApiError:
         return None
-    return value if isinstance(value, dict) else None
 
 
 def _image_facts(image: object) -> dict[str, Any]:

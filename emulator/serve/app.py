@@ -13,9 +13,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from aiohttp import web
 
@@ -50,7 +49,14 @@ from emulator.text import clip
 from emulator.wire.credentials import Credentials
 from emulator.wire.gateway import admit
 from emulator.wire.params import language_of
-from emulator.wire.request import RawRequest, body_limit, check_query, drain, read_body
+from emulator.wire.request import (
+    RawRequest,
+    body_limit,
+    check_query,
+    drain,
+    media_type,
+    read_body,
+)
 from emulator.wire.validation import RequestValidator
 
 log = logging.getLogger("bda_emulator")
@@ -314,7 +320,7 @@ async def _answer(app: web.Application, raw: RawRequest, language: Language,
                   trace: _Trace) -> tuple[web.Response, str]:
     """Normal processing: the reply and its outcome code."""
     try:
-        outcome = await _dispatch(app, raw, trace.facts.params)
+        outcome = await _dispatch(app, raw)
     except ApiError as error:
         trace.failed(error)
         return failure(error, language, trace.request_id), error.code
@@ -333,8 +339,7 @@ async def _read(request: web.Request) -> RawRequest:
         raise ApiError("UnsupportedProtocol")
     path, _, query = target.partition("?")
     headers = {k.lower(): v for k, v in reversed(list(request.headers.items()))}
-    raw = RawRequest(request.method, path, query, headers, b"")
-    limit = body_limit(request.method, raw.media_type)
+    limit = body_limit(request.method, media_type(headers))
     body = await read_body(request.content, request.content_length, limit,
                            timeout=request.app[SETTINGS].read_timeout)
     if request.method == "GET":
@@ -342,15 +347,14 @@ async def _read(request: web.Request) -> RawRequest:
     return RawRequest(request.method, path, query, headers, body)
 
 
-async def _dispatch(app: web.Application, raw: RawRequest,
-                    parsed: Mapping[str, Any] | None) -> Outcome:
+async def _dispatch(app: web.Application, raw: RawRequest) -> Outcome:
     if raw.path != "/":
         raise ApiError("UnsupportedOperation",
                        reason=f"the path `{raw.path[:100]}` is not served; API 3.0 calls go to `/`")
     call = await offload.run(app[SERVICES].prep, len(raw.body), admit, raw,
                              credentials=app[CREDENTIALS], actions=ACTIONS,
                              now=app[CLOCK].now(), ttl=app[SETTINGS].signature_ttl)
-    return await ACTIONS[call.action](app[SERVICES], call, raw, parsed)
+    return await ACTIONS[call.action](app[SERVICES], call, raw)
 
 
 def make_runner(app: web.Application) -> web.AppRunner:

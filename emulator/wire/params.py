@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote_plus
 
+from emulator import strictjson
 from emulator.errors import ApiError, Language
 from emulator.wire.request import RawRequest
 
@@ -54,7 +55,11 @@ class Common:
 
 def signature_method(raw: RawRequest) -> SignatureMethod:
     """Which signature the request must carry, or InvalidParameter when Content-Type and
-    signature do not fit together (see the README's deviations table)."""
+    signature do not fit together (see the README's deviations table). Computed once."""
+    return raw.view("signature_method", _signature_method)
+
+
+def _signature_method(raw: RawRequest) -> SignatureMethod:
     has_tc3 = raw.headers.get("authorization", "").lstrip().startswith("TC3-")
     if raw.method == "GET":
         return "TC3-HMAC-SHA256" if "authorization" in raw.headers else _v1_method(raw)
@@ -140,7 +145,31 @@ def _form_text(body: bytes) -> str:
 
 def language_of(raw: RawRequest) -> Language:
     """The reply language, best effort from the header or a ``Language=`` parameter: zh-CN or
-    en-US when asked for, English otherwise (also for unparsable requests)."""
+    en-US when asked for, English otherwise (also for unparsable requests). Computed once."""
+    return raw.view("language", _language)
+
+
+def json_body(raw: RawRequest) -> dict[str, Any]:
+    """The JSON object of a v3 POST body (``{}`` when empty), parsed once, strictly (no
+    ``NaN``), UTF-8 only; ``InvalidParameter`` otherwise."""
+    return raw.view("json", _json_body)
+
+
+def _json_body(raw: RawRequest) -> dict[str, Any]:
+    if not raw.body.strip():
+        return {}
+    try:
+        value = strictjson.loads(raw.body.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # NaN and 1e400 are not JSON either
+        raise ApiError("InvalidParameter", reason="The request body is not valid UTF-8 JSON.",
+                       reason_zh="请求体不是合法的 UTF-8 JSON。") from exc
+    if not isinstance(value, dict):
+        raise ApiError("InvalidParameter", reason="The request body must be a JSON object.",
+                       reason_zh="请求体必须是 JSON 对象。")
+    return value
+
+
+def _language(raw: RawRequest) -> Language:
     value = raw.headers.get("x-tc-language")
     if value is None:
         form = raw.body if raw.media_type == FORM else b""

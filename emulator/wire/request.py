@@ -9,11 +9,13 @@ connection early shows up in the SDKs as a network error instead of ``RequestSiz
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from emulator.errors import ApiError
+
+T = TypeVar("T")
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -30,22 +32,51 @@ class StreamReader(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RawRequest:
-    """What the HTTP edge hands over: nothing parsed beyond the header block."""
+    """What the HTTP edge hands over: nothing parsed beyond the header block.
+
+    It is the one request object every stage gets. What several stages read of it (the
+    signature method, the language, the JSON body) is computed once, on first use, and kept in
+    ``_views`` — an outcome or the :class:`ApiError` it raised.
+    """
 
     method: str
     path: str
     query: str
     headers: Mapping[str, str]  # lower-cased names; first value of each
     body: bytes
+    _views: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def media_type(self) -> str:
         """The Content-Type without parameters, lower-cased."""
-        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        return media_type(self.headers)
 
     @property
     def host(self) -> str:
         return self.headers.get("host", "")
+
+    def view(self, name: str, compute: Callable[[RawRequest], T]) -> T:
+        """``compute(self)`` the first time ``name`` is asked for, the same answer (or the
+        same :class:`ApiError`) every later time."""
+        if name not in self._views:
+            try:
+                self._views[name] = compute(self)
+            except ApiError as error:
+                self._views[name] = _Failed(error)
+        value = self._views[name]
+        if isinstance(value, _Failed):
+            raise value.error
+        return value  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: ApiError
+
+
+def media_type(headers: Mapping[str, str]) -> str:
+    """The Content-Type without parameters, lower-cased."""
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def body_limit(method: str, media_type: str) -> int:
