@@ -12,12 +12,13 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from emulator.configerror import ConfigError
 from emulator.resources import fixture_path
 
 ENV_PREFIX = "BDA_EMULATOR_"
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError):
     """A configuration value that cannot be used; the message names the setting."""
 
 

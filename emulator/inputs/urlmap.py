@@ -13,11 +13,17 @@ from types import MappingProxyType
 from yarl import URL
 
 from emulator import strictjson
+from emulator.configerror import ConfigError
 from emulator.errors import ApiError
 from emulator.inputs.urlpolicy import check_url_syntax
 from emulator.resources import fixture_path
+from emulator.strictjson import pointer
 
-__all__ = ["UrlMap"]
+__all__ = ["UrlMap", "UrlMapError"]
+
+
+class UrlMapError(ConfigError):
+    """A URL map that cannot be used; the message names the file and the JSON pointer."""
 
 
 class UrlMap:
@@ -37,21 +43,22 @@ class UrlMap:
         try:
             raw = strictjson.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read URL map {path}: {exc}") from exc
+            raise UrlMapError(f"{path}: at /: cannot read the URL map ({exc})") from exc
         if not isinstance(raw, dict):
-            raise ValueError(f"URL map {path} must be a JSON object of url -> file")
+            raise UrlMapError(f"{path}: at /: a URL map is a JSON object of url -> file")
         entries: dict[str, bytes] = {}
         for url, rel in raw.items():
             if not isinstance(rel, str) or not rel:
-                raise ValueError(f"URL map {path}: the file for {url!r} must be a path string")
+                raise UrlMapError(f"{path}: at {pointer([url])}: the file must be a path string")
             file = path.parent / rel
             try:
                 check_url_syntax(url)
                 entries[url] = file.read_bytes()
             except ApiError as exc:
-                raise ValueError(f"URL map {path}: {url!r} is not a legal URL") from exc
+                raise UrlMapError(f"{path}: at {pointer([url])}: not a legal URL") from exc
             except OSError as exc:
-                raise ValueError(f"URL map {path}: cannot read {file} for {url!r}: {exc}") from exc
+                raise UrlMapError(f"{path}: at {pointer([url])}: cannot read {file} ({exc})"
+                                  ) from exc
         return cls(entries)
 
     @classmethod

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator import strictjson
+from emulator.configerror import ConfigError
 from emulator.resources import fixture_path, schema_path
 from emulator.scenarios.rules import Rule, build_rule
 from emulator.strictjson import NonFiniteNumber, pointer
@@ -43,7 +44,7 @@ MAX_RULES = 100
 MAX_SCENARIOS = 100
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ConfigError):
     """A scenario that cannot be used; the message names its source and JSON pointer."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 
 from emulator import strictjson
+from emulator.configerror import ConfigError
 from emulator.errors import ApiError
 from emulator.resources import schema_path
 
@@ -66,7 +67,7 @@ class Account:
             raise ApiError(code)
 
 
-class CredentialsError(ValueError):
+class CredentialsError(ConfigError):
     """A credentials file that cannot be used; the message names the file and the problem."""
 
 
