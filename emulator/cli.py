@@ -1,103 +1,81 @@
-"""Command line: ``bda-emulator [serve] [--host H] [--port P] [--credentials FILE] ...``.
+"""Command line: ``bda-emulator [serve] [options]``, ``check-scenario``, ``codes``, ``--version``.
 
-Every flag has an environment variable ``BDA_EMULATOR_<FLAG>``; flags win.
+``serve`` is the default command, so ``bda-emulator -p 9600`` serves. Every serve option is
+derived from :mod:`emulator.settings` and also read from its environment variable
+``BDA_EMULATOR_<OPTION>``; the flag wins. Configuration mistakes (:class:`ConfigError`) and
+start-up failures are printed as one line naming the setting or file, exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import socket
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
+import emulator
 from emulator.codes import rows
-from emulator.scenarios.loading import ScenarioError, load_file
-from emulator.serve import accesslog
-from emulator.serve.app import create_app, make_runner
-from emulator.serve.lifecycle import serve_until_signalled
-from emulator.settings import Settings, SettingsError
-from emulator.wire.credentials import CredentialsError
+from emulator.configerror import ConfigError
+from emulator.settings import Settings, env_name, flag_name, specs, where
 
-_FLAGS = (
-    ("host", "address to bind (default 127.0.0.1)"),
-    ("port", "TCP port (default 9527)"),
-    ("credentials", "credentials file (default: the bundled fixtures/credentials.json)"),
-    ("signature_ttl", "allowed clock skew of X-TC-Timestamp in seconds (default 300)"),
-    ("max_subjects", "people in one image before FailedOperation.ProfileNumExceed (default 5)"),
-    ("cache_size", "finished replies kept for repeated inputs (default 256; 0 disables)"),
-    ("workers", "image workers: threads doing segmentation off the event loop, which owns "
-                "all state (default: one per CPU)"),
-    ("url_map", "JSON map of known Urls to bundled files (default fixtures/urls.json)"),
-    ("url_connect_timeout", "Url fetch connect timeout in seconds (default 3)"),
-    ("url_timeout", "Url fetch total timeout in seconds (default 10)"),
-    ("url_max_bytes", "largest image a Url may return (default 3932160)"),
-    ("url_allowed_hosts", "comma-separated hosts Url fetches may reach besides loopback"),
-    ("url_allow_private", "let Url fetches reach private (RFC 1918) addresses: true/false"),
-    ("journal_size", "requests the journal keeps, oldest dropped first (default 1000)"),
-    ("admin_token", "require header X-Emulator-Token on admin calls except /health"),
-    ("log_format", "request log lines: text or json (default text)"),
-    ("read_timeout", "seconds a client may take to send a request head or body; also how long "
-                     "an idle keep-alive connection is kept (default 30)"),
-    ("image_timeout", "seconds a request may wait for its image work, queueing included, "
-                      "before FailedOperation.RequestTimeout (default 10)"),
-    ("max_inflight_bytes", "request-body bytes held at once; later requests wait their turn, "
-                           "RequestLimitExceeded after --read-timeout (default 50331648)"),
-    ("max_connections", "open client connections at once; more are closed on accept (default "
-                        "0: min(1024, open-file soft limit - 192), at least 16)"),
-)
+COMMANDS = ("serve", "check-scenario", "codes")
+DESCRIPTION = "Offline emulator of Tencent Cloud bda 2020-03-24 for contract tests."
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bda-emulator",
-        description="Offline emulator of Tencent Cloud bda 2020-03-24 "
-                    "SegmentCustomizedPortraitPic. Commands: serve (default) runs the "
-                    "emulator; check-scenario FILE... validates scenario files; codes lists "
-                    "every documented error code with both messages and its natural input.",
-        epilog="Every option also reads its environment variable; the flag wins.")
-    parser.add_argument("command", nargs="?", default="serve",
-                        choices=["serve", "check-scenario", "codes"],
-                        help="what to do (default: serve)")
-    parser.add_argument("files", nargs="*", metavar="FILE",
-                        help="check-scenario: scenario files or folders to validate")
-    for name, text in _FLAGS:
-        env = "BDA_EMULATOR_" + name.upper()
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
-                            help=f"{text} [env {env}]")
-    parser.add_argument("--scenario", "--scenarios", dest="scenarios", action="append",
-                        default=None, metavar="PATH",
-                        help="scenario file or folder to load at start; repeatable "
-                             "[env BDA_EMULATOR_SCENARIOS, os.pathsep-separated]")
+    """The parser: one subcommand each for serving, checking scenario files, listing codes."""
+    parser = argparse.ArgumentParser(prog="bda-emulator", description=DESCRIPTION,
+                                     epilog="`bda-emulator COMMAND --help` describes a command; "
+                                            "with no command, `serve` is meant.")
+    parser.add_argument("--version", action="version",
+                        version=f"bda-emulator {emulator.__version__} (bda 2020-03-24)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the emulator (the default command)",
+                                description="Run the emulator. Every option also reads its "
+                                            "environment variable; the flag wins.")
+    for name, spec in specs():
+        flags = [flag_name(name)]
+        if name == "port":
+            flags.append("-p")
+        if name == "scenarios":
+            flags.insert(0, "--scenario")
+        serve.add_argument(*flags, dest=name, default=None, metavar=spec.metavar,
+                           action="append" if name == "scenarios" else "store",
+                           help=f"{spec.help} [env {env_name(name)}; default "
+                                f"{_default(name)}]")
+    check = commands.add_parser("check-scenario", help="validate scenario files",
+                                description="Validate scenario files, folders (every *.json "
+                                            "below) or bundled names; exit 1 if any is "
+                                            "invalid or none is found.")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    commands.add_parser("codes", help="list every documented error code",
+                        description="Every documented code, tab-separated: code, group, "
+                                    "zh-CN message, en-US message, the natural input that "
+                                    "yields it.")
     return parser
 
 
+def _default(name: str) -> str:
+    value = getattr(Settings(), name)
+    return "none" if value in (None, ()) else str(value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "codes":
-        return _codes()
-    if args.command == "check-scenario":
-        if not args.files:
-            parser.error("check-scenario needs at least one FILE")
-        return _check_scenarios([Path(p) for p in args.files])
-    if args.files:
-        parser.error(f"unexpected arguments: {' '.join(args.files)}")
-    overrides: dict[str, object] = {name: getattr(args, name) for name, _ in _FLAGS}
-    if args.scenarios:
-        overrides["scenarios"] = tuple(Path(p) for p in args.scenarios)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or args_list[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        args_list.insert(0, "serve")
+    args = build_parser().parse_args(args_list)
     try:
-        settings = Settings.load(overrides=overrides)
-    except (SettingsError, CredentialsError) as exc:
+        if args.command == "codes":
+            return _codes()
+        if args.command == "check-scenario":
+            return _check_scenarios(args.files)
+        return _serve(args)
+    except ConfigError as exc:
         print(f"bda-emulator: {exc}", file=sys.stderr)
         return 2
-    accesslog.configure(settings.log_format)
-    try:
-        asyncio.run(_serve(settings))
-    except (SettingsError, CredentialsError, ScenarioError, OSError) as exc:
-        print(f"bda-emulator: {exc}", file=sys.stderr)
-        return 2
-    return 0
 
 
 def _codes() -> int:
@@ -108,12 +86,16 @@ def _codes() -> int:
     return 0
 
 
-def _check_scenarios(paths: list[Path]) -> int:
-    """Validate each file (folders: every ``*.json`` below); 1 if any is invalid."""
-    failed = 0
-    for path in paths:
-        files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
-        for file in files:
+def _check_scenarios(names: list[str]) -> int:
+    """Validate each file (folders: every ``*.json`` below); 1 if any is invalid or none."""
+    from emulator.scenarios.loading import ScenarioError, load_file
+    from emulator.settings import scenario_path
+    from emulator.testing import json_files
+
+    failed = checked = 0
+    for name in names:
+        for file in json_files(scenario_path(name)):
+            checked += 1
             try:
                 scenario = load_file(file)
             except ScenarioError as exc:
@@ -121,14 +103,56 @@ def _check_scenarios(paths: list[Path]) -> int:
                 print(f"{exc}", file=sys.stderr)
             else:
                 print(f"{file}: ok ({scenario.name}, {len(scenario.rules)} rules)")
+    if not checked:
+        print(f"bda-emulator: no scenario files in {', '.join(names)}", file=sys.stderr)
+        return 1
     return 1 if failed else 0
 
 
-async def _serve(settings: Settings) -> None:
+def _serve(args: argparse.Namespace) -> int:
+    overrides = {name: getattr(args, name) for name, _ in specs() if name != "scenarios"}
+    if args.scenarios:
+        from emulator.settings import scenario_path
+
+        overrides["scenarios"] = tuple(scenario_path(p) for p in args.scenarios)
+    settings = Settings.load(overrides=overrides)
+    from emulator.serve import accesslog
+
+    accesslog.configure(settings.log_format)
+    try:
+        asyncio.run(_run(settings))
+    except OSError as exc:
+        print(f"bda-emulator: {_start_failure(exc, settings)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _run(settings: Settings) -> None:
+    from emulator.serve.app import create_app, make_runner
+    from emulator.serve.lifecycle import serve_until_signalled
+
+    runner = make_runner(create_app(settings))
+
     def announce() -> None:
-        print(f"bda-emulator listening on http://{settings.host}:{settings.port}", flush=True)
+        port = runner.addresses[0][1] if runner.addresses else settings.port
+        if settings.port_file is not None:
+            settings.port_file.write_text(f"{port}\n", encoding="utf-8")
+        print(f"bda-emulator listening on http://{settings.host}:{port}", flush=True)
 
-    await serve_until_signalled(make_runner(create_app(settings)), settings.host, settings.port,
-                                ready=announce)
+    await serve_until_signalled(runner, settings.host, settings.port, ready=announce)
 
 
+def _start_failure(exc: OSError, settings: Settings) -> str:
+    """An OSError at start, said in terms of the setting that caused it."""
+    if exc.errno == errno.EADDRINUSE:
+        return (f"{where('port')}: port {settings.port} on {settings.host} is already in use "
+                "(another emulator? pick another with --port, or 0 for a free one)")
+    if isinstance(exc, socket.gaierror) or exc.errno in (errno.EADDRNOTAVAIL,):
+        return f"{where('host')}: cannot bind {settings.host!r} ({exc.strerror or exc})"
+    if settings.port_file is not None and exc.filename == str(settings.port_file):
+        return f"{where('port_file')}: cannot write {exc.filename} ({exc.strerror})"
+    return str(exc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -68,7 +68,7 @@ _COMMON = (
        "请求签名验证失败，请检查您的签名计算是否正确。{reason}",
        "The provided credentials could not be validated. {reason}"),
     _c("AuthFailure.TokenFailure", "token 错误。", "Token error.",
-       "token 错误：{reason}", "Token error: {reason}"),
+       "token 错误：{reason_zh}", "Token error: {reason}"),
     _c("AuthFailure.UnauthorizedOperation", "请求未授权。请参考 CAM 文档对鉴权的说明。",
        "The request is not authorized. For more information, see the CAM documentation."),
     _c("DryRunOperation", "DryRun 操作，代表请求将会是成功的，只是多传了 DryRun 参数。",

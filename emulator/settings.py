@@ -1,14 +1,17 @@
 """Configuration, read once: defaults < environment (``BDA_EMULATOR_*``) < command-line flags.
 
-This is the only module that reads ``os.environ``. Values are cast and checked here; a bad value
-fails at start with :class:`SettingsError` naming the setting.
+Each setting is defined once, as a field of :class:`Settings` whose metadata (:class:`Spec`)
+holds its help, how text is cast and what a valid value is; the command line's flags, the
+environment variables and the README table's test are all derived from it. This is the only
+module that reads ``os.environ``. A bad value fails at start with :class:`SettingsError`
+naming the variable and the flag.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from emulator.configerror import ConfigError
 from emulator.resources import fixture_path
 
 ENV_PREFIX = "BDA_EMULATOR_"
+MIB = 1024 * 1024
 
 
 class SettingsError(ConfigError):
@@ -23,30 +27,121 @@ class SettingsError(ConfigError):
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """Everything the emulator can be told. Field ``x`` is env ``BDA_EMULATOR_X``."""
+class Spec:
+    """Everything about one setting but its name, type and default."""
 
-    host: str = "127.0.0.1"
-    port: int = 9527
-    credentials: Path | None = None
-    signature_ttl: int = 300
-    max_subjects: int = 5
-    cache_size: int = 256
-    workers: int = 0
-    url_map: Path | None = None
-    url_connect_timeout: float = 3.0
-    url_timeout: float = 10.0
-    url_max_bytes: int = 3_932_160
-    url_allowed_hosts: tuple[str, ...] = ()
-    url_allow_private: bool = False
-    scenarios: tuple[Path, ...] = ()
-    journal_size: int = 1000
-    admin_token: str | None = None
-    log_format: str = "text"
-    read_timeout: float = 30.0
-    image_timeout: float = 10.0
-    max_connections: int = 0
-    max_inflight_bytes: int = 48 * 1024 * 1024
+    help: str
+    cast: Callable[[str], Any]
+    valid: Callable[[Any], bool] = lambda value: True
+    expected: str = ""
+    metavar: str | None = None
+
+
+def _setting(default: Any, help: str, cast: Callable[[str], Any],
+             valid: Callable[[Any], bool] = lambda value: True, expected: str = "",
+             metavar: str | None = None) -> Any:
+    return field(default=default,
+                 metadata={"spec": Spec(help, cast, valid, expected, metavar)})
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    return tuple(h.strip().lower() for h in text.split(",") if h.strip())
+
+
+def scenario_path(text: str) -> Path:
+    """A scenario file or folder, or a bundled scenario's name (``drills/flaky-10``)."""
+    path = Path(text)
+    if path.exists():
+        return path
+    bundled = fixture_path(f"scenarios/{text}.json")
+    return bundled if bundled.is_file() else path
+
+
+def _scenario_paths(text: str) -> tuple[Path, ...]:
+    return tuple(scenario_path(p) for p in text.split(os.pathsep) if p)
+
+
+def _positive(value: float) -> bool:
+    return value > 0
+
+
+def _file(value: Path | None) -> bool:
+    return value is None or Path(value).is_file()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the emulator can be told. Field ``x`` is env ``BDA_EMULATOR_X`` and flag
+    ``--x`` (underscores as dashes)."""
+
+    host: str = _setting("127.0.0.1", "address to bind", str)
+    port: int = _setting(9527, "TCP port; 0 picks a free one (printed, and written to "
+                         "--port-file)", int, lambda v: 0 <= v <= 65535, "a TCP port 0-65535")
+    port_file: Path | None = _setting(None, "write the bound port to this file once listening "
+                                      "(for wrappers of --port 0)", Path, metavar="FILE")
+    credentials: Path | None = _setting(
+        None, "accounts file; replaces the bundled fixtures/credentials.json", Path, _file,
+        "an existing file", "FILE")
+    signature_ttl: int = _setting(300, "allowed distance of X-TC-Timestamp from the "
+                                  "emulator's clock, seconds", int, _positive, "seconds > 0")
+    max_subjects: int = _setting(5, "people in one picture before "
+                                 "FailedOperation.ProfileNumExceed", int, lambda v: v >= 1,
+                                 "an integer >= 1")
+    cache_size: int = _setting(256, "finished replies kept for repeated inputs (also at most "
+                               "256 MiB); 0 disables", int, lambda v: v >= 0, "an integer >= 0")
+    workers: int = _setting(0, "image workers: threads doing segmentation off the event loop, "
+                            "which owns all state (0: one per CPU)", int, lambda v: v >= 0,
+                            ">= 0")
+    url_map: Path | None = _setting(None, "JSON map of known Urls to bundled files (default "
+                                    "fixtures/urls.json)", Path, _file, "an existing file",
+                                    "FILE")
+    url_connect_timeout: float = _setting(3.0, "Url fetch connect timeout, seconds", float,
+                                          _positive, "seconds > 0")
+    url_timeout: float = _setting(10.0, "Url fetch total timeout, seconds", float, _positive,
+                                  "seconds > 0")
+    url_max_bytes: int = _setting(3_932_160, "largest image a Url may return", int, _positive,
+                                  "bytes > 0")
+    url_allowed_hosts: tuple[str, ...] = _setting(
+        (), "comma-separated hosts Url fetches may reach besides loopback", _hosts,
+        metavar="HOSTS")
+    url_allow_private: bool = _setting(False, "let Url fetches reach private (RFC 1918) "
+                                       "addresses: true/false", _bool, metavar="BOOL")
+    scenarios: tuple[Path, ...] = _setting(
+        (), "scenario files, folders or bundled names loaded at start (env: os.pathsep-"
+        "separated; flag: repeatable, also --scenario)", _scenario_paths,
+        lambda v: all(Path(p).exists() for p in v),
+        "existing files or folders, or bundled scenario names", "PATH")
+    journal_size: int = _setting(1000, "requests the journal keeps, oldest dropped first", int,
+                                 lambda v: v >= 1, "an integer >= 1")
+    admin_token: str | None = _setting(None, "require header X-Emulator-Token on admin calls "
+                                       "except /health", str,
+                                       lambda v: v is None or v.strip() != "",
+                                       "a non-blank token", "TOKEN")
+    log_format: str = _setting("text", "request log lines: text or json", str,
+                               lambda v: v in ("text", "json"), "`text` or `json`")
+    read_timeout: float = _setting(30.0, "seconds a client may take to send each request head "
+                                   "or body; also how long an idle keep-alive connection is "
+                                   "kept", float, _positive, "seconds > 0")
+    image_timeout: float = _setting(10.0, "seconds a request may wait for its image work, "
+                                    "queueing included, before FailedOperation.RequestTimeout",
+                                    float, _positive, "seconds > 0")
+    max_connections: int = _setting(0, "open client connections at once; more are closed on "
+                                    "accept (0: min(1024, open-file soft limit - 192), at "
+                                    "least 16)", int, lambda v: v >= 0,
+                                    "an integer >= 0 (0: derived from the open-file limit)")
+    max_inflight_bytes: int = _setting(48 * MIB, "request-body bytes held at once; later "
+                                       "requests wait their turn, RequestLimitExceeded after "
+                                       "--read-timeout", int, lambda v: v >= MIB,
+                                       f"bytes >= {MIB}")
 
     @property
     def credentials_path(self) -> Path:
@@ -75,44 +170,54 @@ class Settings:
         """Defaults, then ``environ`` (default ``os.environ``), then non-None ``overrides``."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = env.get(ENV_PREFIX + field.name.upper())
+        for name, spec in specs():
+            raw = env.get(env_name(name))
             if raw is not None and raw != "":
-                values[field.name] = _cast(field.name, raw)
+                values[name] = _cast(name, spec, raw)
+        known = dict(specs())
         for name, value in (overrides or {}).items():
             if value is not None:
-                values[name] = _cast(name, value) if isinstance(value, str) else value
+                values[name] = (_cast(name, known[name], value) if isinstance(value, str)
+                                else value)
         settings = replace(cls(), **values)
         settings.check()
         return settings
 
     def check(self) -> None:
-        """Reject values the emulator cannot run with."""
-        _require(0 <= self.port <= 65535, "port", self.port, "a TCP port 0-65535")
-        _require(self.signature_ttl > 0, "signature_ttl", self.signature_ttl, "seconds > 0")
-        _require(self.max_subjects >= 1, "max_subjects", self.max_subjects, "an integer >= 1")
-        _require(self.cache_size >= 0, "cache_size", self.cache_size, "an integer >= 0")
-        _require(self.workers >= 0, "workers", self.workers, ">= 0")
-        _require(self.url_connect_timeout > 0, "url_connect_timeout", self.url_connect_timeout,
-                 "seconds > 0")
-        _require(self.url_timeout > 0, "url_timeout", self.url_timeout, "seconds > 0")
-        _require(self.url_max_bytes > 0, "url_max_bytes", self.url_max_bytes, "bytes > 0")
-        _require(self.read_timeout > 0, "read_timeout", self.read_timeout, "seconds > 0")
-        _require(self.image_timeout > 0, "image_timeout", self.image_timeout, "seconds > 0")
-        _require(self.max_inflight_bytes >= 1024 * 1024, "max_inflight_bytes",
-                 self.max_inflight_bytes, "bytes >= 1048576")
-        _require(self.max_connections >= 0, "max_connections", self.max_connections,
-                 "an integer >= 0 (0: derived from the open-file limit)")
-        _require(self.log_format in ("text", "json"), "log_format", self.log_format,
-                 "`text` or `json`")
-        _require(self.journal_size >= 1, "journal_size", self.journal_size, "an integer >= 1")
-        _require(self.admin_token is None or self.admin_token.strip() != "", "admin_token",
-                 self.admin_token, "a non-blank token")
-        for path in self.scenarios:
-            _require(Path(path).exists(), "scenarios", str(path), "an existing file or folder")
-        for name in ("credentials", "url_map"):
-            path = getattr(self, name)
-            _require(path is None or Path(path).is_file(), name, path, "an existing file")
+        """Reject values the emulator cannot run with, naming the setting."""
+        for name, spec in specs():
+            value = getattr(self, name)
+            if not spec.valid(value):
+                shown = [str(p) for p in value] if isinstance(value, tuple) else value
+                raise SettingsError(f"{where(name)}: {shown!r} is not {spec.expected}")
+
+
+def specs() -> Iterator[tuple[str, Spec]]:
+    """Every setting's name and spec, in definition order."""
+    for item in fields(Settings):
+        yield item.name, item.metadata["spec"]
+
+
+def env_name(name: str) -> str:
+    """``BDA_EMULATOR_<NAME>``."""
+    return ENV_PREFIX + name.upper()
+
+
+def flag_name(name: str) -> str:
+    """``--name-with-dashes``."""
+    return "--" + name.replace("_", "-")
+
+
+def where(name: str) -> str:
+    """How an error names a setting: ``BDA_EMULATOR_PORT (--port)``."""
+    return f"{env_name(name)} ({flag_name(name)})"
+
+
+def _cast(name: str, spec: Spec, raw: str) -> Any:
+    try:
+        return spec.cast(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{where(name)}: cannot read {raw!r}") from exc
 
 
 #: What ``max_connections = 0`` means: min(CAP, open-file soft limit - HEADROOM), at least FLOOR.
@@ -134,45 +239,3 @@ def default_max_connections() -> int:
     if soft == resource.RLIM_INFINITY:
         return CONNECTIONS_CAP
     return max(CONNECTIONS_FLOOR, min(CONNECTIONS_CAP, soft - CONNECTIONS_HEADROOM))
-
-
-def _require(ok: bool, name: str, value: object, expected: str) -> None:
-    if not ok:
-        raise SettingsError(f"{ENV_PREFIX}{name.upper()} (--{name.replace('_', '-')}): "
-                            f"{value!r} is not {expected}")
-
-
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(text)
-
-
-def _paths(text: str) -> tuple[Path, ...]:
-    return tuple(Path(p) for p in text.split(os.pathsep) if p)
-
-
-def _hosts(text: str) -> tuple[str, ...]:
-    return tuple(h.strip().lower() for h in text.split(",") if h.strip())
-
-
-_CASTS: dict[str, Callable[[str], Any]] = {
-    "host": str, "port": int, "credentials": Path, "signature_ttl": int, "max_subjects": int,
-    "cache_size": int, "workers": int, "url_map": Path, "url_connect_timeout": float,
-    "url_timeout": float, "url_max_bytes": int, "url_allowed_hosts": _hosts,
-    "url_allow_private": _bool, "log_format": str, "read_timeout": float, "image_timeout": float,
-    "scenarios": _paths,
-    "journal_size": int, "admin_token": str, "max_connections": int,
-    "max_inflight_bytes": int,
-}
-
-
-def _cast(name: str, raw: str) -> Any:
-    try:
-        return _CASTS[name](raw)
-    except (ValueError, KeyError) as exc:
-        raise SettingsError(f"{ENV_PREFIX}{name.upper()} (--{name.replace('_', '-')}): "
-                            f"cannot read {raw!r}") from exc

@@ -27,6 +27,14 @@ from emulator.scenarios.loading import (
 from emulator.text import clip
 
 
+def unknown_reasons(name: str) -> dict[str, str]:
+    """What an ``InvalidParameter`` reply says of an unknown ``X-Emulator-Scenario``, in both
+    languages (``reason``: en-US, ``reason_zh``: zh-CN), naming it."""
+    shown = clip(name, 100)
+    return {"reason": f"X-Emulator-Scenario `{shown}` is neither loaded nor bundled",
+            "reason_zh": f"X-Emulator-Scenario `{shown}` 既不是已加载的场景，也不是内置场景。"}
+
+
 @dataclass(slots=True)
 class Decision:
     """What the scenarios want done with one request."""
@@ -76,8 +84,7 @@ class ScenarioStore:
         if scenario is None:
             scenario = load_bundled(name, now)
             if scenario is None:
-                raise UnknownScenario(f"X-Emulator-Scenario `{clip(name, 100)}` is neither "
-                                      "loaded nor bundled")
+                raise UnknownScenario(unknown_reasons(name)["reason"])
             if len(self.per_request) >= MAX_SCENARIOS:  # bundled names bound it; be explicit
                 del self.per_request[next(iter(self.per_request))]
             self.per_request[name] = scenario

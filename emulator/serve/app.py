@@ -27,8 +27,8 @@ from emulator.errors import ApiError, Language
 from emulator.inputs.fetch import FetchPolicy, UrlMap, make_session
 from emulator.scenarios import effects
 from emulator.scenarios.facts import Facts, gather
-from emulator.scenarios.loading import ScenarioError, load_paths
-from emulator.scenarios.store import ScenarioStore
+from emulator.scenarios.loading import ScenarioError, UnknownScenario, load_paths
+from emulator.scenarios.store import ScenarioStore, unknown_reasons
 from emulator.serve import accesslog, admin, heap, transport
 from emulator.serve.budget import ByteBudget
 from emulator.serve.edge import EmulatorRunner
@@ -87,6 +87,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app[SETTINGS] = settings
     app[CLOCK] = clock or Clock()
     app[CREDENTIALS] = Credentials.load(settings.credentials_path)
+    accounts = len(app[CREDENTIALS].accounts)
+    log.info("loaded %d account%s from %s", accounts, "" if accounts == 1 else "s",
+             settings.credentials_path)
     now = app[CLOCK].now()
     app[SCENARIOS] = ScenarioStore(load_paths(settings.scenarios, now), now)
     app[JOURNAL] = Journal(settings.journal_size)
@@ -239,7 +242,9 @@ async def _handle(request: web.Request, raw: RawRequest, language: Language,
     trace.facts = await _facts(app, raw, app[SCENARIOS].needs_image(header, app[CLOCK].now()))
     try:
         decision = app[SCENARIOS].decide(trace.facts, app[CLOCK].now(), header)
-    except ScenarioError as exc:  # an unknown X-Emulator-Scenario: say so to the client
+    except UnknownScenario as exc:  # say so to the client, in its language
+        raise ApiError("InvalidParameter", **unknown_reasons(header or "")) from exc
+    except ScenarioError as exc:
         raise ApiError("InvalidParameter", reason=str(exc)) from exc
     trace.rules = decision.rules
     if decision.delay > 0:

@@ -29,6 +29,8 @@ from emulator.serve.replies import failure, new_request_id
 
 log = logging.getLogger("bda_emulator.edge")
 
+#: The first bytes of a TLS ClientHello record (handshake, version 3.x).
+TLS_HANDSHAKE = b"\x16\x03"
 #: Refused connections and failed accepts are logged at most this often (seconds).
 WARN_INTERVAL = 10.0
 #: accept() errors meaning the process is out of descriptors or memory. asyncio reports each
@@ -103,6 +105,7 @@ class EnvelopeRequestHandler(RequestHandler):
     edge: EnvelopeServer
     _admitted = False
     _answered = 0
+    _seen_bytes = False
     _head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -112,6 +115,13 @@ class EnvelopeRequestHandler(RequestHandler):
         self._admitted = True
         super().connection_made(transport)
         self._arm_head_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._seen_bytes:
+            self._seen_bytes = True
+            if data[:2] == TLS_HANDSHAKE:  # an SDK left at https: say so, once; the bytes
+                self.edge.tls_on_plain_port.note()  # still get the envelope, as any others
+        super().data_received(data)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if not self._admitted:  # refused in connection_made: aiohttp never saw it
@@ -195,6 +205,10 @@ class EnvelopeServer(web.Server):
         self._failed_accepts = Throttled(self._loop, "could not accept %d connection(s): the "
                                          "process is out of file descriptors or memory; lower "
                                          "--max-connections or raise `ulimit -n`")
+        self.tls_on_plain_port = Throttled(
+            self._loop, "%d TLS handshake(s) arrived on this plain-HTTP port: point the SDK at "
+            "it with protocol \"http\" (Python HttpProfile(protocol=\"http\"), Node "
+            "profile.httpProfile.protocol \"http://\", tccli --endpoint http://host:port)")
         self._loop_handler = self._loop.get_exception_handler()
         self._loop.set_exception_handler(self._on_loop_error)
 
@@ -221,6 +235,7 @@ class EnvelopeServer(web.Server):
         finally:
             self._refused.close()
             self._failed_accepts.close()
+            self.tls_on_plain_port.close()
             if self._loop.get_exception_handler() == self._on_loop_error:
                 self._loop.set_exception_handler(self._loop_handler)
 

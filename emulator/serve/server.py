@@ -49,11 +49,8 @@ class EmulatorServer:
         self.app = create_app(self.settings, self.clock)
         self._runner = make_runner(self.app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.settings.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        await web.TCPSite(self._runner, self.host, self.settings.port).start()
+        self.port = int(self._runner.addresses[0][1])
 
     def stop(self) -> None:
         """Finish serving and free the port and the thread."""

@@ -50,15 +50,19 @@ class Account:
         if self.token is None:
             if token:
                 raise ApiError("AuthFailure.TokenFailure",
-                               reason="a token was sent with long-term credentials")
+                               reason="a token was sent with long-term credentials",
+                               reason_zh="长期密钥的请求不能携带 token。")
             return
         if not token:
             raise ApiError("AuthFailure.TokenFailure",
-                           reason="temporary credentials need `X-TC-Token`")
+                           reason="temporary credentials need `X-TC-Token`",
+                           reason_zh="临时密钥的请求必须携带 `X-TC-Token`。")
         if not hmac.compare_digest(token.encode(), self.token.encode()):
-            raise ApiError("AuthFailure.TokenFailure", reason="the token does not match")
+            raise ApiError("AuthFailure.TokenFailure", reason="the token does not match",
+                           reason_zh="token 与临时密钥不匹配。")
         if self.expires_at is not None and now >= self.expires_at:
-            raise ApiError("AuthFailure.TokenFailure", reason="the token has expired")
+            raise ApiError("AuthFailure.TokenFailure", reason="the token has expired",
+                           reason_zh="token 已过期。")
 
     def check_state(self) -> None:
         """Raise the error of a non-active account (after its signature was verified)."""
@@ -97,23 +101,43 @@ class Credentials:
         if errors:
             where = strictjson.pointer(list(errors[0].absolute_path))
             raise CredentialsError(f"{path}: at {where}: {errors[0].message}")
-        return cls.from_document(document)
+        return cls.from_document(document, str(path))
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any]) -> Credentials:
-        """Build from an already validated document."""
+    def from_document(cls, document: Mapping[str, Any], source: str = "credentials") -> Credentials:
+        """Build from a document the schema accepted; ``CredentialsError`` (naming ``source``
+        and the JSON pointer) for what the schema cannot say: a SecretId listed twice, an
+        ``expires_at`` that is no ISO 8601 date-time with a time zone."""
         accounts: dict[str, Account] = {}
-        for entry in document["accounts"]:
+        first: dict[str, int] = {}
+        for index, entry in enumerate(document["accounts"]):
+            secret_id = entry["secret_id"]
+            if secret_id in first:
+                raise CredentialsError(
+                    f"{source}: at /accounts/{index}/secret_id: SecretId {secret_id!r} is "
+                    f"already listed at /accounts/{first[secret_id]}/secret_id")
+            first[secret_id] = index
             expires = entry.get("expires_at")
-            accounts[entry["secret_id"]] = Account(
-                secret_id=entry["secret_id"], secret_key=entry["secret_key"],
+            accounts[secret_id] = Account(
+                secret_id=secret_id, secret_key=entry["secret_key"],
                 state=entry.get("state", "active"), token=entry.get("token"),
-                expires_at=_epoch(expires) if expires is not None else None,
+                expires_at=None if expires is None else _epoch(
+                    expires, f"{source}: at /accounts/{index}/expires_at"),
                 name=entry.get("name", ""))
         return cls(accounts)
 
 
-def _epoch(value: str | int) -> int:
+def _epoch(value: str | int, where: str) -> int:
+    """UNIX seconds, or an ISO 8601 date-time with its time zone (``Z`` or ``+08:00``): a
+    value without one would mean the local time of whichever machine runs the emulator."""
     if isinstance(value, int):
         return value
-    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CredentialsError(f"{where}: {value!r} is not an ISO 8601 date-time such as "
+                               "'2030-01-01T00:00:00Z' (or give UNIX seconds)") from None
+    if moment.tzinfo is None:
+        raise CredentialsError(f"{where}: {value!r} has no time zone; add one, such as "
+                               "'Z' for UTC or '+08:00'")
+    return int(moment.timestamp())
