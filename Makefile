@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 9527
+# make run HOST=... PORT=... passes flags; unset, the emulator reads BDA_EMULATOR_HOST/PORT
+# from the environment and falls back to its defaults (127.0.0.1:9527).
+RUN_FLAGS = $(strip $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)))
 
 .PHONY: run test lint unit bench soak fuzz docs clean
 
@@ -22,7 +23,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 
 ## make run: start the emulator on 127.0.0.1:9527 with the bundled defaults
 run: $(VENV)/.run-installed
-	$(BIN)/bda-emulator serve --host $(HOST) --port $(PORT)
+	$(BIN)/bda-emulator serve $(RUN_FLAGS)
 
 ## make test: lint, type-check and the whole test suite
 test: $(VENV)/.test-installed lint
@@ -44,14 +45,14 @@ clean:
 ## make bench: load and compute benchmark (about 1.5 min on 2 cores); writes benchmarks/results.md;
 ## then the hostile-client benchmark (about 1 min); writes benchmarks/hostile-results.md
 bench: $(VENV)/.test-installed
-	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
-	$(BIN)/python benchmarks/hostile.py $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.hostile $(BENCH_ARGS)
 
 ## make soak: 10,000 signed requests (successes, natural errors, injected faults) at concurrency 64
 ## against bda-emulator serve, every reply classified, RSS and journal checked; writes
 ## benchmarks/soak-results.md and fails on any UNEXPECTED reply (about 20 s on 2 cores)
 soak: $(VENV)/.test-installed
-	$(BIN)/python benchmarks/soak.py $(SOAK_ARGS)
+	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
 
 ## make fuzz: the property tests of tests/test_fuzz.py with 5000 examples each
 fuzz: $(VENV)/.test-installed

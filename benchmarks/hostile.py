@@ -1,5 +1,8 @@
 """Hostile-client benchmark: what a hostile or buggy client can make the emulator spend.
 
+Run ``python -m benchmarks.hostile [--quick]`` from the repository root (``make bench`` does):
+the scan bomb comes from ``tests/hostile_inputs.py``.
+
 Four measurements against a real ``bda-emulator serve`` subprocess on loopback, each bounded in
 count and time, printed as a table and written to ``benchmarks/hostile-results.md``:
 
@@ -16,12 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import socket
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,16 +30,12 @@ from pathlib import Path
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import (  # a sibling script, not a package
-    HEALTH,
-    Server,
-    cpu_seconds,
-    emulator_argv,
-    preamble,
-    rss_mb,
-    signed_headers,
-)
+from emulator.imaging import images
+from emulator.testing import tc3_headers
+from tests.hostile_inputs import worst_accepted_progressive_jpeg  # run from the repository root
+
+from .harness import HEALTH, Server, cpu_seconds, emulator_argv, rss_mb
+from .report import preamble
 
 MIB = 1024 * 1024
 BIG_BODY = 9 * MIB
@@ -76,8 +73,7 @@ def _verdict(ok: bool) -> str:
 async def _big_bodies(port: int, clients: int) -> list[str]:
     """``clients`` concurrent signed 9 MB requests; their error codes."""
     body = json.dumps({"Image": "A" * (BIG_BODY - 40)}).encode()
-    headers = signed_headers(f"127.0.0.1:{port}", hashlib.sha256(body).hexdigest(),
-                             int(time.time()))
+    headers = tc3_headers(f"127.0.0.1:{port}", body)
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=300)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -90,7 +86,7 @@ async def _big_bodies(port: int, clients: int) -> list[str]:
 
 
 def measure_big_bodies(plan: Plan, res: Results) -> None:
-    with Server(emulator_argv(None, None), "emulator") as server:
+    with Server(emulator_argv(), "emulator") as server:
         idle = rss_mb(server.pid)
         peak = idle
         done = False
@@ -128,11 +124,6 @@ def measure_big_bodies(plan: Plan, res: Results) -> None:
 # -- 2. the scan bomb -------------------------------------------------------------------------
 
 def measure_scan_bomb(plan: Plan, res: Results) -> None:
-    root = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(root))
-    from emulator.imaging import images
-    from tests.hostile_inputs import worst_accepted_progressive_jpeg
-
     data = worst_accepted_progressive_jpeg()
     times = []
     for _ in range(3 if plan.big_clients < 200 else 5):
@@ -162,7 +153,7 @@ def _health_latency(port: int, probes: int) -> list[float]:
 
 
 def measure_slow_connections(plan: Plan, res: Results) -> None:
-    with Server(emulator_argv(None, None), "emulator") as server:
+    with Server(emulator_argv(), "emulator") as server:
         baseline = _health_latency(server.port, plan.health_probes)
         held = []
         for _ in range(plan.slow_connections):
@@ -201,9 +192,8 @@ async def _hostile_requests(port: int, count: int) -> None:
 
 
 def measure_journal(plan: Plan, res: Results) -> None:
-    argv = emulator_argv(None, None)
-    with Server(lambda port: [*argv(port), "--journal-size", str(plan.journal_size)],
-                "emulator") as server:
+    argv = emulator_argv(extra=["--journal-size", str(plan.journal_size)])
+    with Server(argv, "emulator") as server:
         idle = rss_mb(server.pid)
         asyncio.run(_hostile_requests(server.port, plan.hostile_requests))
         time.sleep(1)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from emulator.images import load_image
+from emulator.imaging.images import load_image
+from emulator.imaging.regions import OPTIONS, find_subjects, label_map, option_mask
 from emulator.resources import fixture_path
-from emulator.segmentation import OPTIONS, find_subjects, label_map, option_mask
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "regions.png"
 ZOOM = 2

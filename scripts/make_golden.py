@@ -31,9 +31,9 @@ from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
+from emulator.imaging.regions import OPTIONS
 from emulator.resources import fixture_path
-from emulator.segmentation import OPTIONS
-from emulator.server import EmulatorServer
+from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

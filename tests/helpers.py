@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import requests
@@ -13,11 +12,13 @@ from tencentcloud.common.common_client import CommonClient
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
-from emulator.wire import auth
+from emulator.errors import CATALOGUE
+from emulator.serve.server import EmulatorServer
+from emulator.testing import REGION, SECRET_ID, SECRET_KEY, tc3_headers
 
-SECRET_ID = "AKIDEMULATOR000000000000000000000000"
-SECRET_KEY = "emulatorsecretkey000000000000000"
-REGION = "ap-guangzhou"
+__all__ = ["REGION", "SECRET_ID", "SECRET_KEY", "AdminApi", "assert_envelope", "bda",
+           "check_reply", "common", "parse_raw", "post_raw", "profile", "segment_request",
+           "tc3_headers"]
 
 
 def profile(endpoint: str, *, sign_method: str = "TC3-HMAC-SHA256", req_method: str = "POST",
@@ -48,29 +49,6 @@ def segment_request(params: dict[str, Any]) -> models.SegmentCustomizedPortraitP
     return req
 
 
-def tc3_headers(host: str, body: bytes, *, action: str = "SegmentCustomizedPortraitPic",
-                version: str = "2020-03-24", region: str | None = REGION,
-                secret_id: str = SECRET_ID, secret_key: str = SECRET_KEY,
-                timestamp: int | None = None, content_type: str = "application/json",
-                method: str = "POST", query: str = "", service: str = "bda") -> dict[str, str]:
-    """Headers of a correctly signed v3 request, built by our own signer (vector-tested)."""
-    ts = int(time.time()) if timestamp is None else timestamp
-    date = auth.utc_date(ts)
-    payload = body if method == "POST" else b""
-    canonical = auth.tc3_canonical_request(method, query, [("content-type", content_type),
-                                                           ("host", host)],
-                                           auth.sha256_hex(payload))
-    sig = auth.tc3_signature(secret_key, date, service,
-                             auth.tc3_string_to_sign(str(ts), date, service, canonical))
-    headers = {"Content-Type": content_type, "Host": host, "X-TC-Action": action,
-               "X-TC-Version": version, "X-TC-Timestamp": str(ts),
-               "Authorization": f"TC3-HMAC-SHA256 Credential={secret_id}/{date}/{service}/"
-                                f"tc3_request, SignedHeaders=content-type;host, Signature={sig}"}
-    if region is not None:
-        headers["X-TC-Region"] = region
-    return headers
-
-
 def post_raw(url: str, body: bytes, headers: dict[str, str],
              method: str = "POST") -> requests.Response:
     return requests.request(method, url + "/", data=body, headers=headers, timeout=30)
@@ -85,3 +63,51 @@ def assert_envelope(resp: requests.Response) -> dict[str, Any]:
     assert isinstance(data["Response"]["RequestId"], str)
     assert len(data["Response"]["RequestId"]) == 36
     return data["Response"]  # type: ignore[no-any-return]
+
+
+def check_reply(status: int, headers: dict[str, str], body: bytes, method: str) -> None:
+    assert status == 200, (status, body[:200])
+    assert headers.get("content-type") == "application/json", headers
+    if method == "HEAD":
+        return
+    data = json.loads(body)
+    response = data["Response"]
+    assert set(data) == {"Response"}
+    assert isinstance(response["RequestId"], str) and len(response["RequestId"]) == 36
+    if "Error" in response:
+        assert response["Error"]["Code"] in CATALOGUE, response
+        assert response["Error"]["Code"] != "InternalError", response
+        assert isinstance(response["Error"]["Message"], str)
+    else:
+        assert {"PortraitImage", "MaskImage", "ImageRects"} <= set(response)
+
+
+def parse_raw(reply: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, v in
+               (line.split(":", 1) for line in lines[1:] if ":" in line)}
+    return status, headers, body
+
+
+class AdminApi:
+    """``/_emulator/`` of one server, with its admin token if it has one."""
+
+    def __init__(self, server: EmulatorServer) -> None:
+        self.server = server
+        token = server.settings.admin_token
+        self.headers = {"X-Emulator-Token": token} if token else {}
+
+    def __call__(self, method: str, path: str, body: Any = None,
+                 raw: bytes | None = None) -> requests.Response:
+        data = raw if raw is not None else (
+            body if isinstance(body, bytes | str) or body is None else json.dumps(body))
+        return requests.request(method, f"{self.server.url}/_emulator/{path}", data=data,
+                                headers=self.headers, timeout=10)
+
+    def journal(self) -> list[dict[str, Any]]:
+        return self("GET", "requests").json()["requests"]  # type: ignore[no-any-return]
+
+    def reset(self) -> None:
+        self("POST", "reset").raise_for_status()

@@ -1,4 +1,5 @@
-"""Smoke run of the benchmark: `benchmarks/bench.py --quick` completes and reports (no timings)."""
+"""Smoke run of the benchmarks: `python -m benchmarks.bench --quick` (and `benchmarks.hostile`)
+completes and reports (no timings)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,8 @@ HEADER = ("| scenario | size | concurrency | cached | workers | req/s | p50 ms |
 @pytest.mark.slow
 def test_quick_benchmark_prints_table_and_ratios(tmp_path: Path) -> None:
     out = tmp_path / "results.md"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick",
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180, check=False)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert HEADER in proc.stdout
     assert "Ratios" in proc.stdout
@@ -30,9 +30,9 @@ def test_quick_benchmark_prints_table_and_ratios(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_quick_hostile_benchmark_reports_each_bound(tmp_path: Path) -> None:
     out = tmp_path / "hostile.md"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "hostile.py"), "--quick",
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180, check=False)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.hostile", "--quick", "--out",
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=180,
+                          check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = out.read_text(encoding="utf-8")
     for what in ("concurrent 9 MB bodies", "worst accepted progressive JPEG",

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from emulator.errors import CATALOGUE
 from emulator.resources import fixture_path
+from emulator.testing import free_port as _free_port
+from emulator.testing import wait_healthy
 from tests.helpers import SECRET_KEY, bda, segment_request
-from tests.test_packaging import _free_port, _wait_healthy
 
 CLI = [sys.executable, "-m", "emulator"]
 
@@ -70,7 +71,7 @@ def test_serve_logs_one_json_line_per_request_and_finishes_in_flight_on_sigterm(
     proc = subprocess.Popen([*CLI, "serve", "--port", str(port), "--scenario", str(slow)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc)  # type: ignore[arg-type]
+        wait_healthy(f"http://127.0.0.1:{port}", alive=proc)
         result: dict[str, object] = {}
 
         def call() -> None:
@@ -104,7 +105,7 @@ def test_text_log_lines(tmp_path: Path) -> None:
     proc = subprocess.Popen([*CLI, "--port", str(port)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc)  # type: ignore[arg-type]
+        wait_healthy(f"http://127.0.0.1:{port}", alive=proc)
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", data=b"{}", timeout=10).read()
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -19,31 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.errors import CATALOGUE
 from emulator.serve.server import EmulatorServer
 from emulator.wire import auth
-from tests.helpers import SECRET_ID, SECRET_KEY, tc3_headers
+from tests.helpers import SECRET_ID, SECRET_KEY, check_reply, parse_raw, tc3_headers
 
 EXAMPLES = int(os.environ.get("BDA_FUZZ_EXAMPLES", "500"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-def check_reply(status: int, headers: dict[str, str], body: bytes, method: str) -> None:
-    assert status == 200, (status, body[:200])
-    assert headers.get("content-type") == "application/json", headers
-    if method == "HEAD":
-        return
-    data = json.loads(body)
-    response = data["Response"]
-    assert set(data) == {"Response"}
-    assert isinstance(response["RequestId"], str) and len(response["RequestId"]) == 36
-    if "Error" in response:
-        assert response["Error"]["Code"] in CATALOGUE, response
-        assert response["Error"]["Code"] != "InternalError", response
-        assert isinstance(response["Error"]["Message"], str)
-    else:
-        assert {"PortraitImage", "MaskImage", "ImageRects"} <= set(response)
 
 
 def send(server: EmulatorServer, method: str, target: str, headers: dict[str, str],
@@ -144,15 +126,6 @@ def _raw_exchange(server: EmulatorServer, data: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def _parse_raw(reply: bytes) -> tuple[int, dict[str, str], bytes]:
-    head, _, body = reply.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.strip().lower(): v.strip() for k, v in
-               (line.split(":", 1) for line in lines[1:] if ":" in line)}
-    return status, headers, body
-
-
 @pytest.mark.parametrize("data", [
     b"GARBAGE\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
@@ -164,7 +137,7 @@ def _parse_raw(reply: bytes) -> tuple[int, dict[str, str], bytes]:
     b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,
 ])
 def test_unparsable_http_gets_the_envelope(server: EmulatorServer, data: bytes) -> None:
-    status, headers, body = _parse_raw(_raw_exchange(server, data))
+    status, headers, body = parse_raw(_raw_exchange(server, data))
     check_reply(status, headers, body, "POST")
 
 
@@ -173,7 +146,7 @@ def test_unparsable_http_gets_the_envelope(server: EmulatorServer, data: bytes) 
 def test_random_bytes_get_the_envelope_or_nothing(server: EmulatorServer, data: bytes) -> None:
     reply = _raw_exchange(server, data)
     if reply:  # an incomplete request may legitimately wait for more and see the close
-        check_reply(*_parse_raw(reply), "POST")
+        check_reply(*parse_raw(reply), "POST")
 
 
 # ---- the admin API: its own documented shape (JSON, ordinary status codes) -------------------

@@ -7,11 +7,8 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,27 +17,13 @@ from pathlib import Path
 import pytest
 from compose_spec import PyCompose
 
+from emulator.testing import free_port as _free_port
+from emulator.testing import wait_healthy
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the emulator exited early"
-        try:
-            with urllib.request.urlopen(url + "/_emulator/health", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("the emulator did not become healthy")
 
 
 @contextmanager
@@ -50,7 +33,7 @@ def _serving(command: list[str], env: dict[str, str], port: int,
     with subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE) as proc:
         try:
-            _wait_healthy(f"http://127.0.0.1:{port}", proc)
+            wait_healthy(f"http://127.0.0.1:{port}", alive=proc)
             yield
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -15,9 +15,9 @@ import pytest
 from emulator.scenarios.rules import MAX_RATE_KEYS
 from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
-from tests.helpers import tc3_headers
-from tests.test_fuzz import _parse_raw, check_reply
-from tests.test_packaging import _free_port, _wait_healthy
+from emulator.testing import free_port as _free_port
+from emulator.testing import wait_healthy
+from tests.helpers import check_reply, parse_raw, tc3_headers
 
 MIB = 1024 * 1024
 
@@ -36,7 +36,7 @@ def external() -> Iterator[tuple[int, int]]:
     port = _free_port()
     with subprocess.Popen([sys.executable, "-m", "emulator", "--port", str(port)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc)  # type: ignore[arg-type]
+        wait_healthy(f"http://127.0.0.1:{port}", alive=proc)
         yield proc.pid, port
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
@@ -72,7 +72,7 @@ def test_100_mb_post_is_refused_with_bounded_memory(external: tuple[int, int],
         head = (f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {100 * MIB}\r\n\r\n").encode()
         reply = _post_stream(port, head, (block for _ in range(100)))
-    status, headers, body = _parse_raw(reply)
+    status, headers, body = parse_raw(reply)
     check_reply(status, headers, body, "POST")
     assert json.loads(body)["Response"]["Error"]["Code"] == "RequestSizeLimitExceeded"
     grown_mib = (_rss_kib(pid) - before) / 1024
@@ -125,7 +125,7 @@ def test_slow_body_gets_request_timeout(impatient: EmulatorServer) -> None:
             if not data:
                 break
             reply += data
-    status, headers, body = _parse_raw(reply)
+    status, headers, body = parse_raw(reply)
     check_reply(status, headers, body, "POST")
     assert json.loads(body)["Response"]["Error"]["Code"] == "FailedOperation.RequestTimeout"
 
@@ -177,7 +177,7 @@ def test_timed_out_body_closes_the_connection(impatient: EmulatorServer) -> None
         while data := sock.recv(65536):  # ends when the server closes
             reply += data
         assert time.monotonic() - started < 5
-    status, headers, body = _parse_raw(reply)
+    status, headers, body = parse_raw(reply)
     assert headers.get("connection", "").lower() == "close"
     check_reply(status, headers, body, "POST")
 

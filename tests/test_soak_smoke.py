@@ -1,4 +1,4 @@
-"""Smoke run of the soak test: `benchmarks/soak.py --quick` passes (no timing assertions)."""
+"""Smoke run of the soak test: `python -m benchmarks.soak --quick` passes (no timing assertions)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_quick_soak_has_no_unexpected_reply_and_the_journal_agrees(tmp_path: Path) -> None:
     out, summary = tmp_path / "soak-results.md", tmp_path / "soak.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "soak.py"), "--quick",
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.soak", "--quick",
                            "--out", str(out), "--summary", str(summary)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

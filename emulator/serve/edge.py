@@ -10,6 +10,9 @@ It also bounds what a connection may hold: every request head must arrive within
 timeout of the connection opening or of the previous reply, and at most ``max_connections``
 are open at once; refusals and accept() failures are logged at most once per
 :data:`WARN_INTERVAL` seconds, however many there are.
+
+This is the one module that relies on aiohttp internals, listed in :data:`PRIVATE_HOOKS` and
+checked by ``tests/test_aiohttp_hooks.py`` so an aiohttp upgrade that moves them fails loudly.
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ from emulator.serve.replies import failure, new_request_id
 
 log = logging.getLogger("bda_emulator.edge")
 
+#: aiohttp internals this module uses, (owner, attribute): checked by a test against the
+#: installed aiohttp. Everything else goes through aiohttp's public API.
+PRIVATE_HOOKS: tuple[tuple[str, str], ...] = (
+    ("aiohttp.web_protocol.RequestHandler", "_request_count"),  # heads parsed on a connection
+    ("aiohttp.web_server.Server", "_kwargs"),  # handler options, passed to our handler
+    ("aiohttp.web_server.Server", "_loop"),
+    ("aiohttp.web_runner.AppRunner", "_make_server"),  # to build our Server subclass
+)
 #: The first bytes of a TLS ClientHello record (handshake, version 3.x).
 TLS_HANDSHAKE = b"\x16\x03"
 #: Refused connections and failed accepts are logged at most this often (seconds).

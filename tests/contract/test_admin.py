@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
 from emulator.resources import fixture_path
 from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
+from emulator.testing import free_port as _free_port
 from tests.helpers import SECRET_ID, SECRET_KEY, bda, segment_request
 
 IMAGE = base64.b64encode(fixture_path("images/portrait.png").read_bytes()).decode()
@@ -290,10 +290,6 @@ def test_environment_loads_files_and_folders(tmp_path: Path) -> None:
         assert listing["scenarios"][0]["source"] == str(tmp_path / "one.json")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_cli_scenario_flag_is_repeatable(tmp_path: Path) -> None:

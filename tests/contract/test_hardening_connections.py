@@ -17,7 +17,8 @@ import pytest
 from emulator import settings as settings_module
 from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
-from tests.test_packaging import _free_port, _wait_healthy
+from emulator.testing import free_port as _free_port
+from emulator.testing import wait_healthy
 
 #: The server's head deadline in these tests (seconds).
 DEADLINE = 0.4
@@ -196,13 +197,13 @@ def test_a_connection_burst_never_floods_the_log(soft: int, flags: list[str], si
                                  str(port), "--read-timeout", "0.5", *flags],
                                 stdout=subprocess.DEVNULL, stderr=stderr)
         try:
-            _wait_healthy(f"http://127.0.0.1:{port}", proc)
+            wait_healthy(f"http://127.0.0.1:{port}", alive=proc)
             burst = [socket.create_connection(("127.0.0.1", port), timeout=3)
                      for _ in range(size)]
             time.sleep(0.3)
             for sock in burst:
                 sock.close()
-            _wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=5)
+            wait_healthy(f"http://127.0.0.1:{port}", 5, alive=proc)
         finally:
             proc.terminate()
             proc.wait(timeout=10)

@@ -13,7 +13,7 @@ import requests
 
 from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
-from tests.helpers import assert_envelope, post_raw, tc3_headers
+from tests.helpers import AdminApi, assert_envelope, post_raw, tc3_headers
 
 TOKEN = "drill-token"
 
@@ -27,18 +27,16 @@ def emu() -> Iterator[EmulatorServer]:
 @pytest.fixture(autouse=True)
 def _fresh(emu: EmulatorServer) -> Iterator[None]:
     yield
-    requests.post(f"{emu.url}/_emulator/reset", headers={"X-Emulator-Token": TOKEN}, timeout=10)
+    AdminApi(emu).reset()
 
 
 def admin(emu: EmulatorServer, method: str, path: str, body: Any = None,
           raw: bytes | None = None) -> requests.Response:
-    data = raw if raw is not None else (None if body is None else json.dumps(body))
-    return requests.request(method, f"{emu.url}/_emulator/{path}", data=data,
-                            headers={"X-Emulator-Token": TOKEN}, timeout=10)
+    return AdminApi(emu)(method, path, body, raw)
 
 
 def journal(emu: EmulatorServer) -> list[dict[str, Any]]:
-    return admin(emu, "GET", "requests").json()["requests"]  # type: ignore[no-any-return]
+    return AdminApi(emu).journal()
 
 
 def exchange(emu: EmulatorServer, data: bytes, timeout: float = 10.0) -> bytes:

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
 from emulator.serve.keys import BUDGET
 from emulator.serve.server import EmulatorServer
-from emulator.settings import Settings
-from tests.helpers import assert_envelope, post_raw, tc3_headers
+from tests.helpers import AdminApi, assert_envelope, post_raw, tc3_headers
 
 MIB = 1024 * 1024
 
 
 @pytest.fixture
-def emu() -> Iterator[EmulatorServer]:
-    with EmulatorServer(Settings(port=0, workers=1, max_inflight_bytes=4 * MIB,
-                                 read_timeout=1.0)) as srv:
-        yield srv
+def emu(make_server: Callable[..., EmulatorServer]) -> EmulatorServer:
+    return make_server(max_inflight_bytes=4 * MIB, read_timeout=1.0)
 
 
 def _body(size: int) -> bytes:
@@ -48,13 +44,13 @@ def test_a_request_waiting_past_the_read_timeout_gets_request_limit_exceeded(
         emu: EmulatorServer) -> None:
     hold = {"name": "hold", "rules": [{"match": {"headers": {"x-hold": "1"}},
                                        "effect": {"delay": {"seconds": 2.5}}}]}
-    assert requests.put(f"{emu.url}/_emulator/scenarios", json=hold, timeout=5).status_code == 201
+    assert AdminApi(emu)("PUT", "scenarios", hold).status_code == 201
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(_code, emu, _body(3 * MIB), {"X-Hold": "1"})
         while emu.app is None or emu.app[BUDGET].used == 0:
             pass
         assert _code(emu, _body(2 * MIB)) == "RequestLimitExceeded"
         assert first.result(timeout=30) == "FailedOperation.ImageDecodeFailed"
-    journal = requests.get(f"{emu.url}/_emulator/requests", timeout=5).json()["requests"]
+    journal = AdminApi(emu).journal()
     limited = [e for e in journal if e["code"] == "RequestLimitExceeded"]
     assert limited and "--max-inflight-bytes" in limited[0]["explain"]
