@@ -107,15 +107,13 @@ def _documents(scenario: Scenario) -> Iterator[Mapping[str, Any]]:
     if isinstance(scenario, Mapping):
         yield scenario
         return
-    path = Path(scenario)
-    if not path.exists() and isinstance(scenario, str):
-        from emulator.resources import fixture_path
+    from emulator.settings import scenario_path
+    from emulator.testing import json_files
 
-        path = fixture_path(f"scenarios/{scenario}.json")
-        if not path.exists():
-            raise FileNotFoundError(f"no bundled scenario or file named {scenario!r}")
-    files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
-    for file in files:
+    path = scenario_path(str(scenario))
+    if not path.exists():
+        raise FileNotFoundError(f"no bundled scenario or file named {scenario!r}")
+    for file in json_files(path):
         yield json.loads(file.read_text(encoding="utf-8"))
 
 
