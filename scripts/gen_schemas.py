@@ -1,4 +1,4 @@
-"""Generate the action's JSON schemas from the official machine-readable API description.
+"""Generate the actions' JSON schemas from the official machine-readable API description.
 
 The schemas under ``schemas/`` are data derived from tccli's ``api.json`` (house rule 7), never
 edited by hand: rerun this script after vendoring a newer ``api.json``; CI runs ``--check`` so a
@@ -6,9 +6,17 @@ hand edit or a stale file fails. Conversion is literal (types, nesting, ``requir
 ``value_allowed_null``, documents as ``description``) so the schemas say what Tencent says, no
 more; rules the description cannot express (e.g. "at least one option true") live in code.
 
+One run writes ``<Action>.request.schema.json`` and ``<Action>.response.schema.json`` for each
+action (by default all of :data:`DEFAULT_ACTIONS`, every action bda 2020-03-24 has, whether the
+emulator implements it yet or not) and one ``PROVENANCE.json`` naming the source, the actions and
+every file of the run. ``--action`` (repeatable) restricts a run; its ``PROVENANCE.json`` then
+names only those actions, so generate the checked-in ``schemas/`` with the default set — a
+restricted run there makes the default ``--check`` fail.
+
 Usage::
 
-    python scripts/gen_schemas.py [--api-json PATH] [--out-dir DIR] [--date YYYY-MM-DD] [--check]
+    python scripts/gen_schemas.py [--api-json PATH] [--out-dir DIR] [--action NAME]...
+                                  [--date YYYY-MM-DD] [--check]
 """
 
 from __future__ import annotations
@@ -27,12 +35,20 @@ ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = "scripts/gen_schemas.py"
 DEFAULT_API_JSON = ROOT / "schemas" / "source" / "api.json"
 DEFAULT_OUT_DIR = ROOT / "schemas"
-DEFAULT_ACTION = "SegmentCustomizedPortraitPic"
+DEFAULT_ACTIONS: tuple[str, ...] = (
+    "SegmentCustomizedPortraitPic",
+    "SegmentPortraitPic",
+    "CreateSegmentationTask",
+    "DescribeSegmentationTask",
+    "TerminateSegmentationTask",
+)
+"""Every action of bda 2020-03-24 in the vendored api.json (a test keeps the two equal)."""
 SOURCE_PACKAGE = "tccli"
 SOURCE_VERSION = "3.1.189.1"
 SOURCE_PATH = "tccli/services/bda/v20200324/api.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 PROVENANCE = "PROVENANCE.json"
+_GENERATED_SUFFIXES = (".request.schema.json", ".response.schema.json")
 
 # api.json scalar type names (``type`` of a member, or ``member`` of a list) → JSON-schema pieces.
 _SCALARS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
@@ -134,6 +150,9 @@ def _member(objects: Mapping[str, Any], member: Mapping[str, Any], *, response: 
 
 def build_schemas(api: Mapping[str, Any], action: str) -> dict[str, dict[str, Any]]:
     """``{"<action>.request.schema.json": schema, "<action>.response.schema.json": schema}``."""
+    if action not in api["actions"]:
+        raise SpecError(f"action {action!r} is not in api.json (it has: "
+                        f"{', '.join(sorted(api['actions']))})")
     spec = api["actions"][action]
     objects = api["objects"]
     out: dict[str, dict[str, Any]] = {}
@@ -150,14 +169,14 @@ def build_schemas(api: Mapping[str, Any], action: str) -> dict[str, dict[str, An
     return out
 
 
-def build_provenance(api_bytes: bytes, api: Mapping[str, Any], action: str, date: str,
-                     files: Sequence[str], source_version: str,
+def build_provenance(api_bytes: bytes, api: Mapping[str, Any], actions: Sequence[str],
+                     date: str, files: Sequence[str], source_version: str,
                      source_path: str) -> dict[str, Any]:
     """Where the schemas came from, so a reviewer can re-fetch and re-run exactly."""
     return {
         "service": api["metadata"]["serviceShortName"],
         "api_version": api["metadata"]["apiVersion"],
-        "action": action,
+        "actions": sorted(actions),
         "source": {
             "package": SOURCE_PACKAGE,
             "version": source_version,
@@ -183,24 +202,36 @@ def _existing_date(path: Path) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def render(api_json: Path, out_dir: Path, action: str, date: str,
+def render(api_json: Path, out_dir: Path, actions: Sequence[str], date: str,
            source_version: str, source_path: str) -> dict[Path, str]:
-    """Every output file's path and exact text."""
+    """Every output file's path and exact text: each action's two schemas, one provenance."""
     api_bytes = api_json.read_bytes()
     api = json.loads(api_bytes)
-    schemas = build_schemas(api, action)
+    schemas: dict[str, dict[str, Any]] = {}
+    for action in actions:
+        schemas.update(build_schemas(api, action))
     texts = {out_dir / name: dump(schema) for name, schema in schemas.items()}
-    provenance = build_provenance(api_bytes, api, action, date, list(schemas),
+    provenance = build_provenance(api_bytes, api, actions, date, list(schemas),
                                   source_version, source_path)
     texts[out_dir / PROVENANCE] = dump(provenance)
     return texts
+
+
+def _orphans(out_dir: Path, texts: Mapping[Path, str]) -> list[Path]:
+    """Action schemas in ``out_dir`` that this run would not write (a removed action's files)."""
+    if not out_dir.is_dir():
+        return []
+    return sorted(path for path in out_dir.iterdir()
+                  if path.name.endswith(_GENERATED_SUFFIXES) and path not in texts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--api-json", type=Path, default=DEFAULT_API_JSON)
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
-    parser.add_argument("--action", default=DEFAULT_ACTION)
+    parser.add_argument("--action", dest="actions", action="append", metavar="NAME",
+                        help="generate only this action (repeatable; default: "
+                             f"{', '.join(DEFAULT_ACTIONS)})")
     parser.add_argument("--date", default=None,
                         help="generation date for PROVENANCE.json (default: today, UTC)")
     parser.add_argument("--source-version", default=SOURCE_VERSION,
@@ -211,11 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="exit 1 if the files on disk differ (the date is ignored)")
     args = parser.parse_args(argv)
 
+    actions = list(dict.fromkeys(args.actions or DEFAULT_ACTIONS))
     date = args.date or datetime.datetime.now(datetime.UTC).date().isoformat()
     if args.check:
         date = _existing_date(args.out_dir / PROVENANCE) or date
     try:
-        texts = render(args.api_json, args.out_dir, args.action, date,
+        texts = render(args.api_json, args.out_dir, actions, date,
                        args.source_version, args.source_path)
     except (OSError, ValueError, KeyError, SpecError) as exc:
         print(f"gen_schemas: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -226,7 +258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                  if not path.is_file() or path.read_text(encoding="utf-8") != text]
         for path in stale:
             print(f"gen_schemas: {path} is stale; run {GENERATOR}", file=sys.stderr)
-        return 1 if stale else 0
+        orphans = _orphans(args.out_dir, texts)
+        for path in orphans:
+            print(f"gen_schemas: {path} is not produced by this run (not in {PROVENANCE}); "
+                  "remove it or generate its action", file=sys.stderr)
+        return 1 if stale or orphans else 0
     for path, text in texts.items():
         path.write_text(text, encoding="utf-8", newline="\n")
         print(f"wrote {path}")
