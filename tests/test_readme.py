@@ -10,14 +10,19 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
+import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from compose_spec import PyCompose
@@ -26,7 +31,8 @@ from emulator.resources import fixture_path
 from emulator.scenarios.loading import parse
 from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
-from tests.test_packaging import _free_port, _wait_healthy
+from emulator.testing import SECRET_ID, SECRET_KEY, wait_healthy
+from emulator.testing import free_port as _free_port
 
 pytest_plugins = ["pytester"]
 
@@ -45,7 +51,9 @@ def _blocks(lang: str, needle: str) -> list[str]:
 CLAIMS = [("sh", "make run"), ("sh", "bda-emulator serve --port 9527"),
           ("sh", "--scenario fixtures/scenarios/drills/flaky-10.json"),
           ("python", "print(resp.ImageRects[0].Label"), ("python", "def test_cutout"),
-          ("python", "never exercised"), ("yaml", "service_healthy"), ("json", '"my/drill"')]
+          ("python", "never exercised"), ("yaml", "service_healthy"), ("json", '"my/drill"'),
+          # run as written in a fresh virtualenv by tests/test_install.py (slow):
+          ("sh", "pip install tencentcloud-sdk-python-bda"), ("sh", "bda-emulator[sdk] @ file://")]
 
 
 def test_every_block_is_checked() -> None:
@@ -60,7 +68,7 @@ def _serving(command: str, port: int) -> Iterator[None]:
     proc = subprocess.Popen(command, shell=True, cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=120)  # type: ignore[arg-type]
+        wait_healthy(f"http://127.0.0.1:{port}", 120, alive=proc)
         yield
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -143,8 +151,13 @@ def test_drill_table_names_every_bundled_drill() -> None:
 
 
 def test_settings_table_names_every_setting() -> None:
-    for name in Settings.__dataclass_fields__:
-        assert f"BDA_EMULATOR_{name.upper()}" in README, name
+    from emulator.settings import env_name, flag_name, specs
+
+    rows = [line for line in README.splitlines() if line.startswith("| `--")]
+    for name, _ in specs():  # one row per setting, naming its flag and its variable
+        row = [r for r in rows if f"`{env_name(name)}`" in r]
+        assert len(row) == 1, name
+        assert f"`{flag_name(name)}" in row[0] or name == "scenarios", name
 
 
 def test_commands_in_prose_exist() -> None:
@@ -152,3 +165,147 @@ def test_commands_in_prose_exist() -> None:
         assert command in README
     assert shlex.split("make docs")  # the docs target exists in the Makefile:
     assert "\ndocs:" in (ROOT / "Makefile").read_text()
+
+
+# -- troubleshooting: each symptom is what the client really sees, each fix works --------------
+
+def _section(title: str) -> str:
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _trouble_row(needle: str) -> str:
+    (row,) = [r for r in _section("Troubleshooting").splitlines() if needle in r]
+    return row
+
+
+def _sdk_client(endpoint: str, **profile: Any) -> Any:
+    from tencentcloud.bda.v20200324 import bda_client
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+
+    http = HttpProfile(endpoint=endpoint, protocol=profile.pop("protocol", None), reqTimeout=10)
+    return bda_client.BdaClient(credential.Credential(SECRET_ID, SECRET_KEY), "ap-guangzhou",
+                                ClientProfile(httpProfile=http, **profile))
+
+
+def _segment(client: Any, params: dict[str, Any]) -> Any:
+    from tencentcloud.bda.v20200324 import models
+
+    req = models.SegmentCustomizedPortraitPicRequest()
+    req.from_json_string(json.dumps(params))
+    return client.SegmentCustomizedPortraitPic(req)
+
+
+def _sdk_error(client: Any, params: dict[str, Any]) -> Any:
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
+        TencentCloudSDKException,
+    )
+
+    with pytest.raises(TencentCloudSDKException) as info:
+        _segment(client, params)
+    return info.value
+
+
+HEAD = {"Url": "https://liudehua-9527.cos.ap-guangzhou.myqcloud.com/input.jpeg",
+        "SegmentationOptions": {"Head": True}}
+
+
+def test_troubleshooting_https_against_the_plain_http_port(
+        caplog: pytest.LogCaptureFixture) -> None:
+    row = _trouble_row("WRONG_VERSION_NUMBER")
+    symptom, warning = re.findall(r"`([^`]*WRONG_VERSION_NUMBER[^`]*|TLS handshake[^`]*)`", row)
+    with caplog.at_level(logging.WARNING, logger="bda_emulator"), \
+            EmulatorServer(Settings(port=0, workers=1)) as srv:  # a fresh one: warns at once
+        err = _sdk_error(_sdk_client(srv.endpoint), HEAD)  # the SDK's default: https
+        assert err.code == "ClientNetworkError" and symptom in err.message, err.message
+        assert 'protocol="http"' in row
+        assert _segment(_sdk_client(srv.endpoint, protocol="http"), HEAD).MaskImage
+        deadline = time.monotonic() + 5
+        while not any(warning in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "no warning about the TLS handshake"
+            time.sleep(0.05)
+
+
+def test_troubleshooting_tccli_puts_the_scheme_in_the_endpoint(server: EmulatorServer) -> None:
+    assert "`--endpoint http://127.0.0.1:9527`" in _trouble_row("tccli: ")
+    # tccli passes --endpoint to the Python SDK's HttpProfile(endpoint=...) and signs HmacSHA256
+    client = _sdk_client("http://" + server.endpoint, signMethod="HmacSHA256")
+    assert _segment(client, HEAD).MaskImage
+    assert 'protocol: "http://"' in _trouble_row("Node SDK")
+
+
+def test_troubleshooting_the_python_sdk_defaults_to_chinese(server: EmulatorServer) -> None:
+    row = _trouble_row("Error messages in Chinese")
+    assert 'language="en-US"' in row
+    params = {"Url": HEAD["Url"]}  # no SegmentationOptions: MissingParameter
+    chinese = _sdk_error(_sdk_client(server.endpoint, protocol="http"), params)
+    english = _sdk_error(_sdk_client(server.endpoint, protocol="http", language="en-US"), params)
+    assert chinese.message == "缺少必要参数`SegmentationOptions`。"
+    assert english.message == ("The request is missing a required parameter "
+                               "`SegmentationOptions`.")
+
+
+def test_troubleshooting_port_in_use() -> None:
+    symptom = re.search(r"`(bda-emulator: [^`]*already in use)[^`]*`",
+                        _trouble_row("already in use"))
+    assert symptom is not None
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = subprocess.run([str(BIN / "bda-emulator"), "serve", "--port", str(port)],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert symptom.group(1).replace("9527", str(port)) in result.stderr, result.stderr
+
+
+def test_credentials_section_quotes_the_real_messages(tmp_path: Path) -> None:
+    from emulator.wire.credentials import Credentials, CredentialsError
+
+    section = README.split("### Credentials file", 1)[1].split("\n## ", 1)[0]
+    quoted = re.search(r"`\.\.\.: (at /accounts/3/secret_id: SecretId 'AKID\.\.\.' [^`]*)`",
+                       section)
+    assert quoted is not None and "**replaces** the bundled accounts" in section
+    accounts = [{"secret_id": f"AKID{i}", "secret_key": "k"} for i in range(3)]
+    path = tmp_path / "credentials.json"
+    path.write_text(json.dumps({"accounts": [*accounts, accounts[0]]}), encoding="utf-8")
+    with pytest.raises(CredentialsError) as info:
+        Credentials.load(path)
+    assert str(info.value) == f"{path}: " + quoted.group(1).replace("AKID...", "AKID0")
+
+
+# -- contributing: the layout and the steps of adding an action match the code ----------------
+
+def test_layout_names_every_package_folder() -> None:
+    section = _section("Contributing")
+    named = set(re.findall(r"^\| `emulator/(\w+)/` \|", section, re.M))
+    folders = {p.parent.name for p in (ROOT / "emulator").glob("*/__init__.py")}
+    assert named == folders
+    lint = (ROOT / "Makefile").read_text().split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert "lint-imports" in lint and "`lint-imports`" in section
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    assert contracts["contracts"] and "`[tool.importlinter]`" in section
+
+
+def test_adding_an_action_steps_match_the_code(tmp_path: Path) -> None:
+    import inspect
+
+    from emulator.actions import registry
+    from emulator.actions import segment_customized_portrait_pic as example
+
+    section = _section("Contributing").split("### Adding an action", 1)[1]
+    for path in re.findall(r"`((?:emulator|scripts|schemas|tests)/[^`<>]*)`", section):
+        assert (ROOT / path).exists(), path
+    assert registry.ACTIONS[example.ACTION] is example.handle
+    assert list(inspect.signature(example.handle).parameters) == ["services", "call", "raw"]
+    assert "async def handle(services: Services, call: Call, raw: RawRequest) -> Outcome" in section
+    # the generator writes both schemas of every action of the vendored description
+    command = re.search(r"`python (scripts/gen_schemas\.py)`", section)
+    assert command is not None
+    subprocess.run([sys.executable, command.group(1), "--out-dir", str(tmp_path)], cwd=ROOT,
+                   check=True, capture_output=True, timeout=60)
+    api = json.loads((ROOT / "schemas" / "source" / "api.json").read_text(encoding="utf-8"))
+    for action in api["actions"]:
+        for kind in ("request", "response"):
+            assert (tmp_path / f"{action}.{kind}.schema.json").is_file(), (action, kind)
