@@ -75,9 +75,14 @@ def _banner_server(banner: bytes) -> socketserver.ThreadingTCPServer:
     class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             self.request.sendall(banner)  # like sshd: speak first, then hang up
-            self.request.settimeout(0.5)
-            with contextlib.suppress(OSError):  # drain the request: closing must not reset
-                self.request.recv(65536)
+            self.request.settimeout(5)
+            seen = b""
+            with contextlib.suppress(OSError):  # drain the whole request head: closing with
+                while b"\r\n\r\n" not in seen:  # unread bytes would reset, even under load
+                    chunk = self.request.recv(65536)
+                    if not chunk:
+                        break
+                    seen += chunk
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

@@ -1,16 +1,24 @@
 """``create_app(settings)``: app state under typed keys, the API route, the admin routes.
 
-The data path of one API request, outermost first: request id → journal and coverage (record
-every outcome) → reply envelope (catches every error) → method and size limits → scenario
-effects (matched on facts read best effort, before any check, so a scenario can fail a request
-that would fail authentication) → gateway checks (signature, common parameters) → action handler
-(schema validation, image input, segmentation) → reply. Transport faults bypass the envelope.
+One API request goes down a straight line of named stages, outermost first, each a small
+function here or a module of its own:
+
+1. :func:`api` — request id; whatever happens, a journal entry (:mod:`~emulator.serve.trace`),
+   coverage and an access-log line;
+2. :func:`_serve` — the envelope around everything (every error becomes a Tencent reply);
+   the body's bytes held against the in-flight budget (:mod:`~emulator.serve.admission`);
+   :func:`_read`, bounded in size and time, into the one :class:`RawRequest`;
+3. :func:`_handle` — facts read best effort (:mod:`~emulator.scenarios.facts`), the scenarios'
+   decision (so a scenario can fail a request that would fail authentication), then a
+   transport fault (:mod:`~emulator.serve.transport`, below the envelope), an injected error,
+   or the real answer, cancelled if the client hangs up (:mod:`~emulator.serve.hangup`);
+4. :func:`_answer` → :func:`_dispatch` — the gateway's checks (:func:`~emulator.wire.gateway.admit`)
+   and the action's handler from the registry; the reply.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +28,7 @@ from aiohttp import web
 
 from emulator import offload
 from emulator.actions.registry import ACTIONS
-from emulator.actions.results import Picture, ResultCache
+from emulator.actions.results import ResultCache
 from emulator.actions.services import Outcome, Services
 from emulator.clock import Clock
 from emulator.errors import ApiError, Language
@@ -29,10 +37,11 @@ from emulator.scenarios import effects
 from emulator.scenarios.facts import Facts, gather
 from emulator.scenarios.loading import ScenarioError, UnknownScenario, load_paths
 from emulator.scenarios.store import ScenarioStore, unknown_reasons
-from emulator.serve import accesslog, admin, heap, transport
-from emulator.serve.budget import ByteBudget
+from emulator.serve import accesslog, admin, transport
+from emulator.serve.admission import in_flight_budget, reserved
 from emulator.serve.edge import EmulatorRunner
-from emulator.serve.journal import OK, Coverage, Entry, Journal
+from emulator.serve.hangup import cancelled_on_hangup
+from emulator.serve.journal import OK, Coverage, Journal
 from emulator.serve.keys import (
     BUDGET,
     CLOCK,
@@ -44,8 +53,8 @@ from emulator.serve.keys import (
     SETTINGS,
 )
 from emulator.serve.replies import failure, new_request_id, success
+from emulator.serve.trace import Trace
 from emulator.settings import Settings
-from emulator.text import clip
 from emulator.wire.credentials import Credentials
 from emulator.wire.gateway import admit
 from emulator.wire.params import language_of
@@ -72,12 +81,6 @@ MAX_FIELD_SIZE = 64 * 1024
 #: How long aiohttp keeps reading a body nobody consumed (a slow client cut off by
 #: ``--read-timeout``) before closing; its default of 10 s would hold the connection.
 LINGERING_TIME = 1.0
-#: Seconds after a burst of large bodies ends before free heap pages go back to the OS.
-TRIM_DELAY = 0.5
-#: The journal keeps this much of a failure's explanation.
-MAX_EXPLAIN_CHARS = 1024
-#: How often the connection of a request being answered is checked for a client hang-up.
-HANGUP_POLL = 0.1
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> web.Application:
@@ -94,23 +97,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app[SCENARIOS] = ScenarioStore(load_paths(settings.scenarios, now), now)
     app[JOURNAL] = Journal(settings.journal_size)
     app[COVERAGE] = Coverage(now)
-    app[BUDGET] = _budget(settings.max_inflight_bytes)
+    app[BUDGET] = in_flight_budget(settings.max_inflight_bytes)
     app.cleanup_ctx.append(_services)
     admin.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", api)
     return app
-
-
-def _budget(limit: int) -> ByteBudget:
-    """The in-flight byte budget, trimming the heap once a burst of large bodies is over."""
-    trimmer = heap.Trimmer()
-
-    def released(size: int, still_held: int) -> None:
-        if trimmer.released(size, still_held):  # a moment later: the reply still holds some
-            loop = asyncio.get_running_loop()
-            loop.call_later(TRIM_DELAY, loop.run_in_executor, None, heap.trim)
-
-    return ByteBudget(limit, on_release=released)
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
@@ -163,58 +154,20 @@ async def api(request: web.Request) -> web.StreamResponse:
     app = request.app
     started = time.perf_counter()
     at = app[CLOCK].now()
-    trace = _Trace(new_request_id())
+    trace = Trace(new_request_id())
     try:
         return await _serve(request, trace)
     finally:
-        facts, pic = trace.facts, trace.picture
-        entry = Entry(
-            time=at, request_id=trace.request_id, code=trace.code,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
-            http_method=clip(request.method, 16), action=facts.action, secret_id=facts.secret_id,
-            region=facts.region, signature_method=facts.signature_method,
-            options=facts.selected,
-            image_sha256=pic.sha256 if pic else facts.image_sha256,
-            image_bytes=len(pic.data) if pic else facts.image_bytes,
-            image_width=pic.width if pic else facts.image_width,
-            image_height=pic.height if pic else facts.image_height, rules=tuple(trace.rules),
-            explain=trace.explain)
+        entry = trace.entry(request.method, at, time.perf_counter() - started)
         app[JOURNAL].record(entry)
         app[COVERAGE].count(trace.code)
         accesslog.emit(entry, app[SETTINGS].log_format)
 
 
-class _Trace:
-    """What the journal learns while one request is served."""
-
-    def __init__(self, request_id: str) -> None:
-        self.request_id = request_id
-        self.code = "InternalError"
-        self.facts = Facts()
-        self.picture: Picture | None = None
-        self.rules: list[str] = []
-        self.explain: str | None = None
-
-    def failed(self, error: ApiError) -> None:
-        """Note a failure's code and, clipped, its explanation or detailed reason.
-
-        The error's frames are dropped: a frame that raised it often holds it too (a list of
-        candidate errors), a cycle that kept each request's megabytes of body alive until a
-        full garbage collection — gigabytes under concurrent large requests.
-        """
-        self.code = error.code
-        why = error.explain or error.details.get("reason")
-        self.explain = None if why is None else why[:MAX_EXPLAIN_CHARS]
-        cause: BaseException | None = error
-        while cause is not None:
-            cause.__traceback__ = None
-            cause = cause.__cause__ or cause.__context__
-
-
-async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
+async def _serve(request: web.Request, trace: Trace) -> web.StreamResponse:
     language: Language = "zh-CN" if request.headers.get("X-TC-Language") == "zh-CN" else "en-US"
     try:
-        async with _reserved(request):
+        async with reserved(request):
             raw = await _read(request)
             language = language_of(raw)
             return await _handle(request, raw, language, trace)
@@ -235,7 +188,7 @@ async def _serve(request: web.Request, trace: _Trace) -> web.StreamResponse:
 
 
 async def _handle(request: web.Request, raw: RawRequest, language: Language,
-                  trace: _Trace) -> web.StreamResponse:
+                  trace: Trace) -> web.StreamResponse:
     """Facts, the scenarios' decision, then a fault, an injected error or the real answer."""
     app = request.app
     header = raw.headers.get(SCENARIO_HEADER)
@@ -254,75 +207,19 @@ async def _handle(request: web.Request, raw: RawRequest, language: Language,
         trace.code = effect.label
 
         async def real() -> web.Response:
-            async with _cancelled_on_hangup(request):
+            async with cancelled_on_hangup(request):
                 return (await _answer(app, raw, language, trace))[0]
 
         return await transport.apply(effect, request, real)
     if isinstance(effect, effects.ErrorEffect):
         raise effect.error()
-    async with _cancelled_on_hangup(request):
+    async with cancelled_on_hangup(request):
         response, trace.code = await _answer(app, raw, language, trace)
     return response
 
 
-@contextlib.asynccontextmanager
-async def _cancelled_on_hangup(request: web.Request) -> AsyncIterator[None]:
-    """Cancel the work inside once the client has closed its connection, so image work that
-    nobody waits for any more is dropped before it starts
-    (:func:`~emulator.actions.results.reply_for`).
-
-    Scoped to the real answer: aiohttp's own handler cancellation would also cut short what
-    must finish for a client that left (a ``hang`` fault, the journal entry).
-    """
-    task = asyncio.current_task()
-
-    async def watch() -> None:
-        while (transport := request.transport) is not None and not transport.is_closing():
-            await asyncio.sleep(HANGUP_POLL)
-        if task is not None:
-            task.cancel()
-
-    watcher = asyncio.create_task(watch())
-    try:
-        yield
-    finally:
-        watcher.cancel()
-
-
-@contextlib.asynccontextmanager
-async def _reserved(request: web.Request) -> AsyncIterator[None]:
-    """Hold the body's bytes against the in-flight budget until the reply is ready
-    (:mod:`emulator.serve.budget`); ``RequestLimitExceeded`` after ``--read-timeout`` waiting."""
-    timeout = request.app[SETTINGS].read_timeout
-    budget = request.app[BUDGET]
-    try:
-        held = await budget.acquire(_body_bytes(request), timeout)
-    except TimeoutError:
-        with contextlib.suppress(TimeoutError):  # unread, the body would reset the reply
-            async with asyncio.timeout(timeout):
-                await drain(request.content)
-        raise ApiError("RequestLimitExceeded",
-                       explain=f"waited {timeout:g} s for --max-inflight-bytes") from None
-    try:
-        yield
-    finally:
-        budget.release(held)
-
-
-def _body_bytes(request: web.Request) -> int:
-    """What a request's body will hold: its declared length, or its limit when chunked; an
-    oversized one is drained without being kept."""
-    if request.method not in ("GET", "POST") or not request.body_exists:
-        return 0
-    limit = body_limit(request.method, request.content_type)
-    declared = request.content_length
-    if declared is None:
-        return limit
-    return declared if declared <= limit else 0
-
-
 async def _answer(app: web.Application, raw: RawRequest, language: Language,
-                  trace: _Trace) -> tuple[web.Response, str]:
+                  trace: Trace) -> tuple[web.Response, str]:
     """Normal processing: the reply and its outcome code."""
     try:
         outcome = await _dispatch(app, raw)
