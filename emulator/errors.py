@@ -17,6 +17,8 @@ Codes form a two-level tree; the first segment is the category the SDKs and the 
     UnsupportedOperation[.*]   (common + bda)
 
 ``ACTION_CODES`` are the 23 codes the API page lists for SegmentCustomizedPortraitPic,
+``PORTRAIT_CODES`` the 24 it lists for SegmentPortraitPic (the same less the two face codes,
+plus ``BalanceInsufficient``, ``ImageNotForeground`` and ``InvalidParameterValue.ImageEmpty``),
 ``BDA_CODES`` the 35 of the bda SDK's ``errorcodes.py`` and ``COMMON_CODES`` the 38 common ones.
 English texts for bda codes follow the IAI docs where the same code exists there and are
 translations otherwise (bda has no English documentation; see the README's deviations table).
@@ -197,6 +199,11 @@ ACTION_CODES: tuple[str, ...] = (
     "LimitExceeded.TooLargeFileError", "ResourceUnavailable.InArrears",
     "ResourceUnavailable.NotExist", "UnsupportedOperation.UnknowMethod",
 )
+PORTRAIT_CODES: tuple[str, ...] = tuple(sorted(
+    {*ACTION_CODES} - {"FailedOperation.ImageFacedetectFailed",
+                       "InvalidParameterValue.NoFaceInPhoto"}
+    | {"FailedOperation.BalanceInsufficient", "FailedOperation.ImageNotForeground",
+       "InvalidParameterValue.ImageEmpty"}))
 
 
 class ApiError(Exception):

@@ -138,6 +138,15 @@ class Settings:
                                     "accept (0: min(1024, open-file soft limit - 192), at "
                                     "least 16)", int, lambda v: v >= 0,
                                     "an integer >= 0 (0: derived from the open-file limit)")
+    public_url: str | None = _setting(
+        None, "base of result Urls (e.g. http://bda-emulator:9527 in Compose); default: the "
+        "address the client used (its Host header)", str,
+        lambda v: v is None or v.startswith(("http://", "https://")), "an http(s):// Url",
+        "URL")
+    result_files: int = _setting(1000, "result files kept for Urls (RspImgType url), oldest "
+                                 "dropped first", int, lambda v: v >= 1, "an integer >= 1")
+    result_bytes: int = _setting(256 * MIB, "bytes of result files kept for Urls, oldest "
+                                 "dropped first", int, lambda v: v >= MIB, f"bytes >= {MIB}")
     max_inflight_bytes: int = _setting(48 * MIB, "request-body bytes held at once; later "
                                        "requests wait their turn, RequestLimitExceeded after "
                                        "--read-timeout", int, lambda v: v >= MIB,

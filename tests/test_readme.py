@@ -297,7 +297,7 @@ def test_adding_an_action_steps_match_the_code(tmp_path: Path) -> None:
     section = _section("Contributing").split("### Adding an action", 1)[1]
     for path in re.findall(r"`((?:emulator|scripts|schemas|tests)/[^`<>]*)`", section):
         assert (ROOT / path).exists(), path
-    assert registry.ACTIONS[example.ACTION] is example.handle
+    assert registry.ACTIONS[example.ACTION].handler is example.handle
     assert list(inspect.signature(example.handle).parameters) == ["services", "call", "raw"]
     assert "async def handle(services: Services, call: Call, raw: RawRequest) -> Outcome" in section
     # the generator writes both schemas of every action of the vendored description

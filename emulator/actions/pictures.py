@@ -13,8 +13,10 @@ from emulator.errors import ApiError
 from emulator.inputs.fetch import fetch_image
 
 
-async def read_picture(services: Services, params: Mapping[str, Any]) -> Picture:
-    """The picture the validated ``params`` name; ``MissingParameter`` when neither is given."""
+async def read_picture(services: Services, params: Mapping[str, Any],
+                       empty: str = "MissingParameter") -> Picture:
+    """The picture the validated ``params`` name; ``empty`` (a code) when neither is given:
+    ``MissingParameter`` by default, or the action's own documented code."""
     url = params.get("Url") or None
     if url is not None:
         data = await fetch_image(url, session=services.session, policy=services.fetch_policy,
@@ -23,4 +25,4 @@ async def read_picture(services: Services, params: Mapping[str, Any]) -> Picture
     text = params.get("Image")
     if text:
         return await offload.run(services.prep, len(text), decode_picture, text)
-    raise ApiError("MissingParameter", param="Image` or `Url")
+    raise ApiError(empty, param="Image` or `Url")

@@ -1,13 +1,38 @@
-"""The action registry: ``X-TC-Action`` → handler. Adding an action is one module beside this
-one and one line here (its request schema is found by name in ``schemas/``)."""
+"""The action registry: ``X-TC-Action`` → what serves it. Adding an action is one module beside
+this one and one entry here (its request schema is found by name in ``schemas/``).
+
+Each entry carries the handler, the regions the action's API page lists (the gateway answers
+``UnsupportedRegion`` elsewhere) and the error codes the page documents (coverage per action).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from emulator.actions import segment_customized_portrait_pic
+from emulator.actions import segment_customized_portrait_pic, segment_portrait_pic
 from emulator.actions.services import Handler
+from emulator.errors import ACTION_CODES, PORTRAIT_CODES
 
-ACTIONS: Mapping[str, Handler] = {
-    segment_customized_portrait_pic.ACTION: segment_customized_portrait_pic.handle,
+#: bda's regions (document 1208/47022); the image actions serve all three.
+IMAGE_REGIONS = frozenset({"ap-beijing", "ap-guangzhou", "ap-shanghai"})
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One emulated action."""
+
+    handler: Handler
+    regions: frozenset[str]
+    codes: tuple[str, ...]
+
+
+ACTIONS: Mapping[str, Action] = {
+    segment_customized_portrait_pic.ACTION: Action(segment_customized_portrait_pic.handle,
+                                                   IMAGE_REGIONS, ACTION_CODES),
+    segment_portrait_pic.ACTION: Action(segment_portrait_pic.handle, IMAGE_REGIONS,
+                                        PORTRAIT_CODES),
 }
+
+#: Action → its regions, what the gateway checks.
+REGIONS: Mapping[str, frozenset[str]] = {name: action.regions for name, action in ACTIONS.items()}

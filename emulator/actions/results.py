@@ -1,9 +1,10 @@
-"""Finished segmentation replies: computed off the event loop, kept in a bounded LRU cache.
+"""Finished image replies: computed off the event loop, kept in a bounded LRU cache.
 
-Keyed by the sha256 of the image bytes and the selected options, so the same picture sent as
-base64, through a Url, by JSON, GET or a v1 form gives the same entry. An entry is the reply's
-fields already serialised (``envelope.fields_fragment``): a cache hit costs a dictionary lookup
-and one concatenation, with no JSON or base64 work. Bounded by entry count and by bytes.
+Keyed by the sha256 of the image bytes, the action and what else changes its answer (options,
+scene), so the same picture sent as base64, through a Url, by JSON, GET or a v1 form gives the
+same entry. An entry is the reply's fields already serialised (``envelope.fields_fragment``),
+plus the raw files a Url-mode reply stores: a cache hit costs a dictionary lookup and one
+concatenation, with no JSON or base64 work. Bounded by entry count and by bytes.
 Identical requests in flight share one computation (:class:`Computation`); work that nobody
 waits for any more is cancelled before it starts, and each wait has a deadline.
 """
@@ -17,7 +18,7 @@ import contextlib
 import functools
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -31,13 +32,16 @@ CacheKey = tuple[str, tuple[str, ...]]
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """The action's output fields, serialised, ready to be spliced into the envelope."""
+    """The action's output fields, serialised, ready to be spliced into the envelope; and the
+    files behind them, for actions that can answer with Urls instead (name → bytes)."""
 
     fragment: bytes
+    files: tuple[tuple[str, bytes], ...] = ()
+    flags: tuple[tuple[str, bool], ...] = ()
 
     @property
     def size(self) -> int:
-        return len(self.fragment)
+        return len(self.fragment) + sum(len(data) for _, data in self.files)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,18 +131,28 @@ class Computation:
 
 async def reply_for(pic: Picture, options: Sequence[str], *, cache: ResultCache,
                     executor: Executor, max_subjects: int, timeout: float = 0.0) -> Reply:
-    """The cached reply, or one computed in ``executor`` (never on the event loop).
+    """``SegmentCustomizedPortraitPic``'s reply for ``pic`` and ``options`` (see
+    :func:`cached_reply`)."""
+    return await cached_reply((pic.sha256, tuple(sorted(options))), cache=cache,
+                              executor=executor, timeout=timeout, compute=compute_reply,
+                              args=(pic.data, tuple(options), max_subjects))
+
+
+async def cached_reply(key: CacheKey, *, cache: ResultCache, executor: Executor,
+                       timeout: float, compute: Callable[..., Reply],
+                       args: tuple[object, ...]) -> Reply:
+    """The cached reply under ``key``, or ``compute(*args)`` run in ``executor`` (never on the
+    event loop), shared with identical requests in flight.
 
     A request waits ``timeout`` seconds at most (0: no limit), queueing included, then gets
     ``FailedOperation.RequestTimeout``; cancelled or timed out, it stops counting as a waiter.
     """
-    key = (pic.sha256, tuple(sorted(options)))
     cached = cache.get(key)
     if cached is not None:
         return cached
     job = cache.inflight.get(key)  # the same picture being segmented: share its result
     if job is None:
-        job = _start(cache, key, executor, pic.data, tuple(options), max_subjects)
+        job = _start(cache, key, executor, compute, args)
     job.waiters += 1
     try:
         async with asyncio.timeout(timeout or None) as deadline:
@@ -154,9 +168,9 @@ async def reply_for(pic: Picture, options: Sequence[str], *, cache: ResultCache,
             del cache.inflight[key]  # never started, and now never will
 
 
-def _start(cache: ResultCache, key: CacheKey, executor: Executor, data: bytes,
-           options: tuple[str, ...], max_subjects: int) -> Computation:
-    work = executor.submit(compute_reply, data, options, max_subjects)
+def _start(cache: ResultCache, key: CacheKey, executor: Executor, compute: Callable[..., Reply],
+           args: tuple[object, ...]) -> Computation:
+    work = executor.submit(compute, *args)
     job = Computation(work, asyncio.wrap_future(work))
     cache.inflight[key] = job
     job.done.add_done_callback(functools.partial(_finished, cache, key, job))

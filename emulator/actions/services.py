@@ -16,8 +16,10 @@ from dataclasses import dataclass
 import aiohttp
 
 from emulator.actions.results import Picture, ResultCache
+from emulator.clock import Clock
 from emulator.inputs.fetch import FetchPolicy
 from emulator.inputs.urlmap import UrlMap
+from emulator.state.files import URL_TTL, ResultFiles
 from emulator.wire.gateway import Call
 from emulator.wire.request import RawRequest
 from emulator.wire.validation import RequestValidator
@@ -36,6 +38,10 @@ class Services:
     url_map: UrlMap
     max_subjects: int
     image_timeout: float  # seconds a request may wait for its image work, queueing included
+    results: ResultFiles  # files behind result Urls
+    clock: Clock  # the emulator's now: when result Urls expire
+    public_url: str | None = None  # base of result Urls (default: the client's Host)
+    url_ttl: float = URL_TTL
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from emulator.imaging.images import load_image
+from emulator.imaging.person import green_screen, person_mask
 from emulator.imaging.regions import find_subjects, label_map, option_mask, option_rects
 
 PNG_COMPRESS_LEVEL = 1
@@ -47,6 +48,25 @@ def segment(data: bytes, options: Sequence[str], max_subjects: int = 5) -> Segme
         mask_jpeg=_encode_mask(mask),
         rects=option_rects(labels, options),
     )
+
+
+@dataclass(frozen=True)
+class PersonCutout:
+    """The outputs of ``SegmentPortraitPic``, before base64: cut-out PNG and mask JPEG (the
+    same encodings as the customised action's), and whether a person was found."""
+
+    image_png: bytes
+    mask_jpeg: bytes
+    has_person: bool
+
+
+def segment_person(data: bytes, green: bool = False, max_subjects: int = 5) -> PersonCutout:
+    """Person or not on raw image bytes (``green``: the green-screen rule of ``Scene: GS``)."""
+    image = load_image(data)
+    mask, found = person_mask(image, max_subjects)
+    if green and found:
+        mask = green_screen(image, mask)
+    return PersonCutout(_encode_portrait(image, mask), _encode_mask(mask), found)
 
 
 def _encode_portrait(image: Image.Image, mask: Image.Image) -> bytes:

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from emulator import offload
-from emulator.actions.registry import ACTIONS
+from emulator.actions.registry import ACTIONS, REGIONS
 from emulator.actions.results import ResultCache
 from emulator.actions.services import Outcome, Services
 from emulator.clock import Clock
@@ -37,7 +37,7 @@ from emulator.scenarios import effects
 from emulator.scenarios.facts import Facts, gather
 from emulator.scenarios.loading import ScenarioError, UnknownScenario, load_paths
 from emulator.scenarios.store import ScenarioStore, unknown_reasons
-from emulator.serve import accesslog, admin, transport
+from emulator.serve import accesslog, admin, results, transport
 from emulator.serve.admission import in_flight_budget, reserved
 from emulator.serve.edge import EmulatorRunner
 from emulator.serve.hangup import cancelled_on_hangup
@@ -48,6 +48,7 @@ from emulator.serve.keys import (
     COVERAGE,
     CREDENTIALS,
     JOURNAL,
+    RESULT_FILES,
     SCENARIOS,
     SERVICES,
     SETTINGS,
@@ -55,6 +56,7 @@ from emulator.serve.keys import (
 from emulator.serve.replies import failure, new_request_id, success
 from emulator.serve.trace import Trace
 from emulator.settings import Settings
+from emulator.state.files import ResultFiles
 from emulator.wire.credentials import Credentials
 from emulator.wire.gateway import admit
 from emulator.wire.params import language_of
@@ -96,10 +98,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     now = app[CLOCK].now()
     app[SCENARIOS] = ScenarioStore(load_paths(settings.scenarios, now), now)
     app[JOURNAL] = Journal(settings.journal_size)
-    app[COVERAGE] = Coverage(now)
+    app[COVERAGE] = Coverage(now, {name: action.codes for name, action in ACTIONS.items()})
     app[BUDGET] = in_flight_budget(settings.max_inflight_bytes)
+    app[RESULT_FILES] = ResultFiles(settings.result_files, settings.result_bytes)
     app.cleanup_ctx.append(_services)
     admin.add_routes(app)
+    results.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", api)
     return app
 
@@ -117,7 +121,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         validators={name: RequestValidator.for_action(name) for name in ACTIONS},
         cache=ResultCache(settings.cache_size), executor=executor, prep=prep, session=session,
         fetch_policy=policy, url_map=UrlMap.load(settings.url_map_path),
-        max_subjects=settings.max_subjects, image_timeout=settings.image_timeout)
+        max_subjects=settings.max_subjects, image_timeout=settings.image_timeout,
+        results=app[RESULT_FILES], clock=app[CLOCK], public_url=settings.public_url)
     try:
         yield
     finally:
@@ -160,7 +165,7 @@ async def api(request: web.Request) -> web.StreamResponse:
     finally:
         entry = trace.entry(request.method, at, time.perf_counter() - started)
         app[JOURNAL].record(entry)
-        app[COVERAGE].count(trace.code)
+        app[COVERAGE].count(trace.code, trace.facts.action)
         accesslog.emit(entry, app[SETTINGS].log_format)
 
 
@@ -254,9 +259,9 @@ async def _dispatch(app: web.Application, raw: RawRequest) -> Outcome:
         raise ApiError("UnsupportedOperation",
                        reason=f"the path `{raw.path[:100]}` is not served; API 3.0 calls go to `/`")
     call = await offload.run(app[SERVICES].prep, len(raw.body), admit, raw,
-                             credentials=app[CREDENTIALS], actions=ACTIONS,
+                             credentials=app[CREDENTIALS], regions=REGIONS,
                              now=app[CLOCK].now(), ttl=app[SETTINGS].signature_ttl)
-    return await ACTIONS[call.action](app[SERVICES], call, raw)
+    return await ACTIONS[call.action].handler(app[SERVICES], call, raw)
 
 
 def make_runner(app: web.Application) -> web.AppRunner:

@@ -9,7 +9,7 @@ the documented codes the emulator never answered, grouped as the catalogue group
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -88,29 +88,45 @@ class Journal:
 
 
 class Coverage:
-    """How often each outcome was answered since ``since``."""
+    """How often each outcome was answered since ``since``, in total and per action.
 
-    def __init__(self, since: float) -> None:
+    ``actions`` maps each emulated action to the codes its API page documents: the report
+    shows, per action, which of them the client under test has seen and which never.
+    """
+
+    def __init__(self, since: float,
+                 actions: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self.since = since
+        self.actions = dict(actions or {})
         self._counts: Counter[str] = Counter()
+        self._per_action: dict[str, Counter[str]] = {name: Counter() for name in self.actions}
 
-    def count(self, code: str) -> None:
+    def count(self, code: str, action: str | None = None) -> None:
         self._counts[code] += 1
+        if action in self._per_action:  # only emulated actions: a client names any it likes
+            self._per_action[action][code] += 1
 
     def reset(self, since: float) -> None:
         self.since = since
         self._counts.clear()
+        for counts in self._per_action.values():
+            counts.clear()
 
     def report(self) -> dict[str, Any]:
-        """Returned and never-returned documented codes per group, plus the other outcomes."""
+        """Returned and never-returned documented codes per group and per action, plus the
+        other outcomes (transport faults)."""
         groups = {name: _group(codes, self._counts) for name, codes in GROUPS.items()}
         others = {code: n for code, n in sorted(self._counts.items())
                   if code != OK and code not in CATALOGUE}
+        actions = {name: {"requests": sum(self._per_action[name].values()),
+                          "ok": self._per_action[name][OK],
+                          **_group(codes, self._per_action[name])}
+                   for name, codes in self.actions.items()}
         return {"since": self.since, "requests": sum(self._counts.values()),
                 "ok": self._counts[OK], "documented": len(CATALOGUE),
                 "returned": {c: n for g in groups.values() for c, n in g["returned"].items()},
                 "never": [c for g in groups.values() for c in g["never"]],
-                "groups": groups, "transport": others}
+                "groups": groups, "actions": actions, "transport": others}
 
 
 def _group(codes: Iterable[str], counts: Counter[str]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from emulator.scenarios.store import ScenarioStore
 from emulator.serve.budget import ByteBudget
 from emulator.serve.journal import Coverage, Journal
 from emulator.settings import Settings
+from emulator.state.files import ResultFiles
 from emulator.wire.credentials import Credentials
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -20,3 +21,4 @@ SCENARIOS = web.AppKey("scenarios", ScenarioStore)
 JOURNAL = web.AppKey("journal", Journal)
 COVERAGE = web.AppKey("coverage", Coverage)
 BUDGET = web.AppKey("budget", ByteBudget)
+RESULT_FILES = web.AppKey("result_files", ResultFiles)

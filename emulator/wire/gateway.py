@@ -18,7 +18,7 @@ Order (the real service's order is not documented; this one is listed in the REA
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from emulator.errors import ApiError
@@ -37,7 +37,6 @@ from emulator.wire.request import RawRequest
 
 SERVICE = "bda"
 VERSION = "2020-03-24"
-REGIONS = ("ap-beijing", "ap-guangzhou", "ap-shanghai")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +50,12 @@ class Call:
     common: Common
 
 
-def admit(raw: RawRequest, *, credentials: Credentials, actions: Collection[str], now: float,
-          ttl: int) -> Call:
-    """Run the gateway checks; raise the first :class:`ApiError` a real gateway would."""
+def admit(raw: RawRequest, *, credentials: Credentials, regions: Mapping[str, Collection[str]],
+          now: float, ttl: int) -> Call:
+    """Run the gateway checks; raise the first :class:`ApiError` a real gateway would.
+
+    ``regions`` maps each emulated action to the regions it is offered in.
+    """
     method = signature_method(raw)
     common = read_common(raw, method)
     tc3 = None
@@ -82,12 +84,12 @@ def admit(raw: RawRequest, *, credentials: Credentials, actions: Collection[str]
     if not _signature_ok(raw, common, tc3, account):
         raise ApiError("AuthFailure.SignatureFailure")
     account.check_token(common.token, now)
-    if action not in actions:
+    if action not in regions:
         raise ApiError("InvalidAction", action=action, service=SERVICE, version=version)
     if version != VERSION:
         raise ApiError("NoSuchVersion", version=version, service=SERVICE)
     region = require(common.region, "Region")
-    if region not in REGIONS:
+    if region not in regions[action]:
         raise ApiError("UnsupportedRegion")
     account.check_state()
     return Call(action, region, method, account, common)
