@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # from the environment and falls back to its defaults (127.0.0.1:9527).
 RUN_FLAGS = $(strip $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)))
 
-.PHONY: run test lint unit bench soak fuzz docs clean
+.PHONY: run test lint unit bench soak fuzz docs clean node-sdk
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=...)")'
@@ -25,8 +25,16 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 run: $(VENV)/.run-installed
 	$(BIN)/bda-emulator serve $(RUN_FLAGS)
 
+# The official Node SDK for the contract tests, when Node is on the machine (else they skip).
+NODE := $(shell command -v node 2>/dev/null)
+tests/node/node_modules/.installed: tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --loglevel=error
+	@touch $@
+
+node-sdk: $(if $(NODE),tests/node/node_modules/.installed)
+
 ## make test: lint, type-check and the whole test suite
-test: $(VENV)/.test-installed lint
+test: $(VENV)/.test-installed lint node-sdk
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-installed
@@ -43,10 +51,12 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
 
 ## make bench: load and compute benchmark (about 1.5 min on 2 cores); writes benchmarks/results.md;
-## then the hostile-client benchmark (about 1 min); writes benchmarks/hostile-results.md
+## then the hostile-client benchmark (about 1 min; benchmarks/hostile-results.md) and the per-action
+## cost (about 15 s; benchmarks/actions-results.md)
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.hostile $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.actions $(BENCH_ARGS)
 
 ## make soak: 10,000 signed requests (successes, natural errors, injected faults) at concurrency 64
 ## against bda-emulator serve, every reply classified, RSS and journal checked; writes

@@ -88,6 +88,22 @@ def scene(size: tuple[int, int], frames: list[Rect], seed: int) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(0.7))
 
 
+CHROMA_GREEN = (0, 177, 64)
+
+
+def green_screen_scene(size: tuple[int, int], frame: Rect, seed: int) -> Image.Image:
+    """A figure before a chroma-green backdrop, with a green card held against the shirt:
+    ``Scene: GS`` clears the card (backdrop colour inside the person), ``GEN`` keeps it."""
+    image = Image.new("RGB", size, CHROMA_GREEN)
+    draw = ImageDraw.Draw(image)
+    draw_person(draw, frame)
+    draw.rectangle(_box(frame, 0.40, 0.70, 0.62, 0.90), fill=CHROMA_GREEN)
+    rng = random.Random(seed)
+    noise = Image.frombytes("L", size, rng.randbytes(size[0] * size[1]))
+    noise = noise.point([124 + v * 9 // 256 for v in range(256)]).convert("RGB")
+    return ImageChops.add(image, noise, 1.0, -128)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     portrait = scene((640, 457), [(190, 36, 260, 421)], SEED)
@@ -96,7 +112,9 @@ def main() -> None:
     small.save(OUT / "portrait.png", "PNG", optimize=True)
     pair = scene((800, 500), [(70, 90, 250, 410), (470, 60, 270, 440)], SEED + 2)
     pair.save(OUT / "two-people.jpg", "JPEG", quality=90)
-    for name in ("portrait.jpg", "portrait.png", "two-people.jpg"):
+    green = green_screen_scene((480, 400), (140, 40, 200, 360), SEED + 3)
+    green.save(OUT / "green-screen.png", "PNG", optimize=True)
+    for name in ("portrait.jpg", "portrait.png", "two-people.jpg", "green-screen.png"):
         print(OUT / name)
 
 

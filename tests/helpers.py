@@ -17,7 +17,8 @@ from emulator.serve.server import EmulatorServer
 from emulator.testing import REGION, SECRET_ID, SECRET_KEY, tc3_headers
 
 __all__ = ["REGION", "SECRET_ID", "SECRET_KEY", "AdminApi", "assert_envelope", "bda",
-           "check_reply", "common", "parse_raw", "post_raw", "profile", "segment_request",
+           "call_async", "check_reply", "common", "parse_raw", "post_raw", "profile",
+           "segment_request",
            "tc3_headers"]
 
 
@@ -111,3 +112,16 @@ class AdminApi:
 
     def reset(self) -> None:
         self("POST", "reset").raise_for_status()
+
+
+async def call_async(endpoint: str, action: str, params: dict[str, Any], resp_cls: type,
+                     **kw: Any) -> Any:
+    """One call through the official async client of the common package: the same
+    ``AbstractClient.call_and_deserialize`` path ``bda_client_async`` (shipped only in the
+    169 MB all-products package) takes, with its generated response model."""
+    from tencentcloud.common.common_client_async import CommonClient as AsyncCommonClient
+
+    cred = credential.Credential(SECRET_ID, SECRET_KEY)
+    client = AsyncCommonClient("bda", "2020-03-24", cred, REGION, profile=profile(endpoint, **kw))
+    async with client:
+        return await client.call_and_deserialize(action, params, resp_cls)

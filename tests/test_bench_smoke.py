@@ -38,3 +38,14 @@ def test_quick_hostile_benchmark_reports_each_bound(tmp_path: Path) -> None:
     for what in ("concurrent 9 MB bodies", "worst accepted progressive JPEG",
                  "connections trickle a request head", "maximal hostile unsigned requests"):
         assert what in report, what
+
+
+@pytest.mark.slow
+def test_quick_per_action_benchmark_reports_both_image_actions(tmp_path: Path) -> None:
+    out = tmp_path / "actions.md"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.actions", "--quick", "--out",
+                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=180,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = out.read_text(encoding="utf-8")
+    assert "| SegmentCustomizedPortraitPic |" in report and "| SegmentPortraitPic |" in report
