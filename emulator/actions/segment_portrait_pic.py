@@ -26,7 +26,6 @@ from emulator.actions.results import Reply, cached_reply
 from emulator.actions.services import Outcome, Services
 from emulator.errors import ApiError
 from emulator.imaging.rendering import segment_person
-from emulator.state.files import file_url
 from emulator.wire.envelope import fields_fragment
 from emulator.wire.gateway import Call
 from emulator.wire.request import RawRequest
@@ -54,9 +53,8 @@ async def handle(services: Services, call: Call, raw: RawRequest) -> Outcome:
         return Outcome(reply.fragment, pic)
     now = services.clock.now()
     base = services.public_url or f"http://{_host(raw)}"
-    urls = {name: file_url(base, services.results.put(data, _TYPES[name],
-                                                     now + services.url_ttl), name, now,
-                           services.url_ttl)
+    files = services.results
+    urls = {name: files.url(base, files.put(data, _TYPES[name]), name, now, services.url_ttl)
             for name, data in reply.files}
     return Outcome(fields_fragment({
         "ResultImage": "", "ResultMask": "", "ResultImageUrl": urls[IMAGE],

@@ -1,11 +1,12 @@
 """The route that serves result files by Url, answering like Tencent COS does.
 
-``GET /_results/<key>/<name>`` (outside the emulated API's ``/`` and the admin API; no token:
-the Url itself is the credential, as a presigned COS Url is). A stored file answers 200 with
-its media type and an ``ETag`` of its MD5; after its Url expired (on the emulator's clock) 403
-``AccessDenied`` "Request has expired"; a key never stored or already evicted 404
-``NoSuchKey`` — each with COS's XML error body (``application/xml``): ``Code``, ``Message``,
-``Resource``, ``RequestId``, ``TraceId``.
+``GET /_results/<key>/<name>?q-sign-time=<start>;<end>&q-signature=…`` (outside the emulated
+API's ``/`` and the admin API; no token: the signed Url is the credential, as a presigned COS
+Url is). In COS's order: a key never stored, evicted or deleted answers 404 ``NoSuchKey``; a
+missing or altered signature 403 ``SignatureDoesNotMatch``; a Url past its end (on the
+emulator's clock) 403 ``AccessDenied`` "Request has expired"; otherwise 200 with the file's
+media type and an ``ETag`` of its MD5. Errors carry COS's XML body (``application/xml``):
+``Code``, ``Message``, ``Resource``, ``RequestId``, ``TraceId``.
 """
 
 from __future__ import annotations
@@ -32,10 +33,16 @@ def add_routes(app: web.Application) -> None:
 
 
 async def serve_file(request: web.Request) -> web.StreamResponse:
-    stored = request.app[RESULT_FILES].get(request.match_info["key"])
+    files, key = request.app[RESULT_FILES], request.match_info["key"]
+    stored = files.get(key)
     if stored is None:
         return _not_found(request)
-    if request.app[CLOCK].now() >= stored.expires_at:
+    end = files.valid_until(key, request.query.get("q-sign-time", "")[:64],
+                            request.query.get("q-signature", "")[:64])
+    if end is None:
+        return _cos_error(request, 403, "SignatureDoesNotMatch", "The request signature we "
+                          "calculated does not match the signature you provided.")
+    if request.app[CLOCK].now() >= end:
         return _cos_error(request, 403, "AccessDenied", "Request has expired")
     etag = hashlib.md5(stored.data, usedforsecurity=False).hexdigest()
     return web.Response(body=stored.data, content_type=stored.content_type,

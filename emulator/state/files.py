@@ -1,20 +1,23 @@
-"""Result files served by Url, like the presigned COS Urls of the real service.
+"""Result files served by Url, like objects in Tencent COS behind presigned Urls.
 
-``SegmentPortraitPic`` with ``RspImgType: url`` (and the video tasks' results) answer with Urls
-on which the emulator itself serves the bytes. A file is kept until it is evicted, oldest
-first, once more than ``max_files`` files or ``max_bytes`` bytes are held; after its expiry (on
-the emulator's clock) it is still known, so its Url answers "expired", as COS does, rather than
-"no such key". Keys are random (128 bits): a Url cannot be guessed from
-another. The store does no I/O and knows no HTTP.
+``SegmentPortraitPic`` with ``RspImgType: url`` and finished video tasks answer with Urls on
+which the emulator itself serves the bytes. As with COS, the object and the Url are two things:
+a file is kept until it is evicted (oldest first, past ``max_files`` files or ``max_bytes``
+bytes) or deleted with its task; each Url carries its own validity (``q-sign-time``, on the
+emulator's clock) and a signature over the key and that validity, so a Url cannot be extended
+by editing it and a key cannot be guessed (128 random bits). An expired Url answers "expired"
+even while its file is kept, as COS does. The store does no I/O and knows no HTTP.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 
-__all__ = ["PATH_PREFIX", "URL_TTL", "ResultFiles", "StoredFile", "file_url"]
+__all__ = ["PATH_PREFIX", "URL_TTL", "ResultFiles", "StoredFile"]
 
 #: Result Urls live under this path, outside the emulated API's ``/`` and the admin API.
 PATH_PREFIX = "/_results"
@@ -22,36 +25,29 @@ PATH_PREFIX = "/_results"
 URL_TTL = 30 * 60
 
 
-def file_url(base: str, key: str, name: str, start: float, ttl: float = URL_TTL) -> str:
-    """A result Url shaped like a presigned COS Url (``q-sign-time`` is its validity)."""
-    begin, end = int(start), int(start + ttl)
-    return (f"{base.rstrip('/')}{PATH_PREFIX}/{key}/{name}?q-sign-algorithm=sha1"
-            f"&q-sign-time={begin};{end}&q-key-time={begin};{end}")
-
-
 @dataclass(frozen=True, slots=True)
 class StoredFile:
-    """One stored result: its bytes, media type and when its Url stops working."""
+    """One stored result: its bytes and media type."""
 
     data: bytes
     content_type: str
-    expires_at: float
 
 
 class ResultFiles:
-    """Bounded, in-memory, insertion-ordered (oldest evicted first)."""
+    """Bounded, in-memory, insertion-ordered (oldest evicted first); signs and checks Urls."""
 
     def __init__(self, max_files: int, max_bytes: int) -> None:
         self.max_files = max_files
         self.max_bytes = max_bytes
         self._files: OrderedDict[str, StoredFile] = OrderedDict()
         self._bytes = 0
+        self._secret = secrets.token_bytes(32)
         self.evicted = 0
 
-    def put(self, data: bytes, content_type: str, expires_at: float) -> str:
+    def put(self, data: bytes, content_type: str) -> str:
         """Store a file; returns its key (evicting the oldest files past the bounds)."""
         key = secrets.token_hex(16)
-        self._files[key] = StoredFile(data, content_type, expires_at)
+        self._files[key] = StoredFile(data, content_type)
         self._bytes += len(data)
         while self._files and (len(self._files) > self.max_files
                                or self._bytes > self.max_bytes):
@@ -61,8 +57,32 @@ class ResultFiles:
         return key
 
     def get(self, key: str) -> StoredFile | None:
-        """The file, or None when it was never stored or has been evicted."""
+        """The file, or None when it was never stored, has been evicted or deleted."""
         return self._files.get(key)
+
+    def delete(self, key: str) -> None:
+        old = self._files.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old.data)
+
+    def url(self, base: str, key: str, name: str, start: float, ttl: float = URL_TTL) -> str:
+        """A Url of ``key`` valid from ``start`` for ``ttl`` seconds, shaped like a presigned
+        COS Url (``q-sign-time`` is its validity, ``q-signature`` binds it to the key)."""
+        begin, end = int(start), int(start + ttl)
+        return (f"{base.rstrip('/')}{PATH_PREFIX}/{key}/{name}?q-sign-algorithm=sha1"
+                f"&q-sign-time={begin};{end}&q-key-time={begin};{end}"
+                f"&q-signature={self.signature(key, end)}")
+
+    def signature(self, key: str, end: int) -> str:
+        return hmac.new(self._secret, f"{key}\n{end}".encode(), hashlib.sha1).hexdigest()
+
+    def valid_until(self, key: str, sign_time: str, signature: str) -> int | None:
+        """The end of a Url's validity when its signature holds, else None."""
+        _, _, end_text = sign_time.partition(";")
+        if not end_text.isdigit() or len(end_text) > 12:
+            return None
+        end = int(end_text)
+        return end if hmac.compare_digest(self.signature(key, end), signature) else None
 
     def clear(self) -> None:
         self._files.clear()

@@ -255,3 +255,13 @@ def test_node_sdk_both_modes_and_an_error(emu: EmulatorServer) -> None:
     assert got.content == base64.b64decode(python["ResultImage"])
     wrong = node_call(emu.endpoint, "SegmentPortraitPic", {"Image": PORTRAIT, "RspImgType": "Url"})
     assert not wrong["ok"] and wrong["code"] == "InvalidParameter.InvalidParameter"
+
+
+def test_a_result_url_cannot_be_extended_by_editing_it(emu: EmulatorServer) -> None:
+    url = portrait(emu.endpoint, {"Image": PORTRAIT, "RspImgType": "url"})["ResultImageUrl"]
+    begin, end = url.split("q-sign-time=")[1].split("&")[0].split(";")
+    longer = url.replace(f"q-sign-time={begin};{end}", f"q-sign-time={begin};{int(end) + 86400}")
+    forged = requests.get(longer, timeout=10)
+    assert forged.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in forged.text
+    unsigned = requests.get(url.split("?")[0], timeout=10)
+    assert unsigned.status_code == 403
