@@ -1,19 +1,37 @@
-# bda-emulator as a container: the built wheel (fixtures and schemas inside), non-root.
-FROM python:3.11-slim AS build
+# bda-emulator as a container: the built wheel (fixtures and schemas inside) in a virtual
+# environment, non-root. BASE_IMAGE is any Debian-style image with python3 (3.11+) and its venv
+# module: python:3.11-slim by default; the end-to-end test passes a debootstrap-made Debian
+# bookworm with python3-venv (tests/docker/base-image.sh), as its CI has no Docker Hub.
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml ./
+# The build backend and the runtime dependencies, read from pyproject.toml, installed in layers
+# of their own that survive code changes (a code change rebuilds in seconds).
+RUN python3 -c "import tomllib; meta = tomllib.load(open('pyproject.toml', 'rb')); \
+print(*meta['build-system']['requires'], sep='\n', file=open('/build-requirements.txt', 'w')); \
+print(*meta['project']['dependencies'], sep='\n', file=open('/requirements.txt', 'w'))" \
+    && python3 -m venv /opt/build \
+    && /opt/build/bin/pip install --no-cache-dir -r /build-requirements.txt
+COPY README.md ./
 COPY emulator ./emulator
 COPY schemas ./schemas
 COPY fixtures ./fixtures
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
+RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /dist .
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE}
 RUN useradd --create-home --uid 10001 emulator
+COPY --from=build /requirements.txt /tmp/
+RUN python3 -m venv /opt/bda-emulator \
+    && /opt/bda-emulator/bin/pip install --no-cache-dir -r /tmp/requirements.txt
 COPY --from=build /dist/*.whl /tmp/
-RUN pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl
+RUN /opt/bda-emulator/bin/pip install --no-cache-dir --no-deps /tmp/*.whl && rm /tmp/*.whl
 USER emulator
 # Inside a container the emulator must listen on every interface to be reachable.
-ENV BDA_EMULATOR_HOST=0.0.0.0 \
+# PATH puts the environment's bda-emulator and python first (the health checks run `python`).
+ENV PATH=/opt/bda-emulator/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    BDA_EMULATOR_HOST=0.0.0.0 \
     BDA_EMULATOR_PORT=9527
 EXPOSE 9527
 HEALTHCHECK --interval=5s --timeout=3s --retries=10 \

@@ -122,7 +122,8 @@ def test_make_run_passes_flags_only_when_asked() -> None:
     root = Path(__file__).resolve().parent.parent
 
     def command(*args: str) -> str:
-        out = subprocess.run(["make", "-n", "run", *args], cwd=root, capture_output=True,
+        out = subprocess.run(["make", "-s", "--no-print-directory", "-n", "run", *args], cwd=root,
+                             capture_output=True,
                              text=True, timeout=60, check=True)
         return out.stdout.strip().splitlines()[-1]
 

@@ -8,7 +8,7 @@
 # run costs one `docker image inspect`) and its root tarball under $BDA_EMULATOR_CACHE (default
 # ~/.cache/bda-emulator; re-imported in seconds after the engine's storage is wiped).
 # Needs root and debootstrap only when neither cache has it. Progress goes to stderr; stdout
-# is the tag alone.
+# is the tag alone. `base-image.sh --check` makes nothing: exit 0 if it could, else 2 and why.
 set -euo pipefail
 
 SUITE=bookworm
@@ -26,24 +26,39 @@ key=$( { printf '%s\n' "$RECIPE_VERSION" "$SUITE" "$PACKAGES"; cat "$CA_BUNDLE";
 tag="bda-emulator-base:$SUITE-$key"
 tarball="$CACHE/base-$SUITE-$key.tar.gz"
 
+can_debootstrap() {
+    command -v debootstrap >/dev/null || { say "debootstrap is missing (apt-get install debootstrap)"; return 2; }
+    [[ $(id -u) == 0 ]] || { say "debootstrap needs root (and nothing is cached in $CACHE)"; return 2; }
+}
+
 if docker image inspect "$tag" >/dev/null 2>&1; then
-    echo "$tag"
+    [[ ${1:-} == --check ]] || echo "$tag"
+    exit 0
+fi
+if [[ ${1:-} == --check ]]; then
+    [[ -s $tarball ]] || can_debootstrap || exit 2
     exit 0
 fi
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
-flock --timeout 900 9 || { say "timed out waiting for $CACHE/.lock"; exit 2; }
+flock --timeout 900 9 || { say "timed out waiting for $CACHE/.lock"; exit 1; }
 if docker image inspect "$tag" >/dev/null 2>&1; then  # made by a concurrent run
     echo "$tag"
     exit 0
 fi
 
 if [[ ! -s $tarball ]]; then
-    command -v debootstrap >/dev/null || { say "debootstrap is missing (apt-get install debootstrap)"; exit 2; }
-    [[ $(id -u) == 0 ]] || { say "debootstrap needs root (no cached $tarball)"; exit 2; }
+    can_debootstrap || exit 2
     work=$(mktemp -d "$CACHE/rootfs.XXXXXX")
-    trap 'rm -rf "$work"' EXIT
+    # On a tmpfs when memory allows (dpkg's fsyncs cost ~10 s on disk); it needs ~500 MB.
+    mem_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)
+    if ((mem_kb > 2000000)) &&
+        mount -t tmpfs -o size=1500m,mode=0755 bda-emulator-rootfs "$work" 2>/dev/null; then
+        trap 'umount "$work"; rm -rf "$work"' EXIT
+    else
+        trap 'rm -rf "$work"' EXIT
+    fi
     say "debootstrap $SUITE ($PACKAGES) from $MIRROR"
     started=$SECONDS
     debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$work/root" "$MIRROR" \
@@ -59,8 +74,6 @@ if [[ ! -s $tarball ]]; then
            "$root"/var/log/apt/* "$root"/tmp/* "$root"/root/.cache
     tar --numeric-owner --xattrs -C "$root" -cf - . | gzip -1 >"$tarball.part"
     mv "$tarball.part" "$tarball"
-    rm -rf "$work"
-    trap - EXIT
     say "rootfs $(du -h "$tarball" | cut -f1) in $((SECONDS - started)) s: $tarball"
 fi
 

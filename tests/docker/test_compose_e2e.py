@@ -11,7 +11,8 @@ base image with debootstrap (as root, cached under ~/.cache/bda-emulator);
 ``BDA_DOCKER_BASE_IMAGE=python:3.11-slim`` uses a pulled image instead. Without an engine the
 tests are skipped, unless ``BDA_REQUIRE_DOCKER=1`` (set by .ci/run) makes that a failure.
 The Compose file is used as shipped except for the published host port (a free one) and the
-config directory (a temporary one); the project has its own name, so nothing of yours is touched.
+config mount's source (made absolute); an override adds the base image and a test-only tag
+(bda-emulator:e2e-test). The project has its own name, so no stack of yours is touched.
 """
 
 from __future__ import annotations
@@ -35,20 +36,14 @@ HERE = Path(__file__).resolve().parent
 SERVICE = "bda-emulator"
 IMAGE = "bda-emulator:e2e-test"
 SHIPPED_PORT = '"127.0.0.1:9527:9527"'
-SHIPPED_CONFIG = "source: ./emulator-config"
+SHIPPED_CONFIG = "source: ./fixtures"
 SECRET_ID = "AKIDEMULATOR000000000000000000000000"
 SECRET_KEY = "emulatorsecretkey000000000000000"
 NO_ENGINE = "no container engine: install docker.io and start dockerd (CI does)"
 REQUIRED = os.environ.get("BDA_REQUIRE_DOCKER") == "1"
+BASE_IMAGE = os.environ.get("BDA_DOCKER_BASE_IMAGE", "")
 
 pytestmark = pytest.mark.docker
-
-
-def _unavailable(reason: str) -> None:
-    """Skip with one line, or fail where the engine is required (CI)."""
-    if REQUIRED:
-        pytest.fail(f"BDA_REQUIRE_DOCKER=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def _env() -> dict[str, str]:
@@ -59,8 +54,8 @@ def _env() -> dict[str, str]:
 def _run(args: list[str], timeout: float, *, check: bool = True,
          stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                              env=_env(), input=stdin, stdin=None if stdin else subprocess.DEVNULL)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=_env(),
+                              input=stdin, stdin=None if stdin else subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(f"{' '.join(args)}: no answer in {timeout:.0f} s") from exc
     if check and done.returncode != 0:
@@ -69,40 +64,49 @@ def _run(args: list[str], timeout: float, *, check: bool = True,
     return done
 
 
-def _compose_command() -> list[str] | None:
+def _answers(args: list[str]) -> bool:
+    try:
+        return _run(args, 20, check=False).returncode == 0
+    except AssertionError:  # no answer in time
+        return False
+
+
+def _compose_command() -> list[str]:
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    if _run(["docker", "compose", "version"], 30, check=False).returncode == 0:
+    if _answers(["docker", "compose", "version"]):
         return ["docker", "compose"]
-    return None
+    return []
+
+
+def _why_unavailable() -> str:
+    """Why these tests cannot run here, or "" (a few fast probes, at collection)."""
+    if shutil.which("docker") is None or not _answers(["docker", "info"]):
+        return NO_ENGINE
+    if not COMPOSE:
+        return "no docker-compose: install docker-compose (CI does)"
+    if not BASE_IMAGE:
+        check = _run(["bash", str(HERE / "base-image.sh"), "--check"], 60, check=False)
+        if check.returncode != 0:
+            return (f"no base image ({check.stderr.strip()}): run tests/docker/base-image.sh as "
+                    "root once, or set BDA_DOCKER_BASE_IMAGE=python:3.11-slim")
+    return ""
+
+
+COMPOSE = _compose_command() if shutil.which("docker") else []
+UNAVAILABLE = _why_unavailable()
+if UNAVAILABLE and not REQUIRED:
+    pytest.skip(UNAVAILABLE, allow_module_level=True)  # one line in the summary
 
 
 @pytest.fixture(scope="module")
-def compose() -> list[str]:
-    if shutil.which("docker") is None:
-        _unavailable(NO_ENGINE)
-    try:
-        answered = _run(["docker", "info"], 30, check=False).returncode == 0
-    except AssertionError:
-        answered = False
-    if not answered:
-        _unavailable(NO_ENGINE)
-    command = _compose_command()
-    if command is None:
-        _unavailable("no docker-compose: install docker-compose (CI does)")
-    assert command is not None
-    return command
-
-
-@pytest.fixture(scope="module")
-def base_image(compose: list[str]) -> str:
+def base_image() -> str:
     """The Dockerfile's BASE_IMAGE: made by base-image.sh unless BDA_DOCKER_BASE_IMAGE names one."""
-    if name := os.environ.get("BDA_DOCKER_BASE_IMAGE"):
-        return name
-    made = _run([str(HERE / "base-image.sh")], 900, check=False)
-    if made.returncode == 2:  # a missing prerequisite (debootstrap, root), said on stderr
-        _unavailable(f"no base image: {made.stderr.strip().splitlines()[-1]}; or set "
-                     "BDA_DOCKER_BASE_IMAGE=python:3.11-slim")
+    if UNAVAILABLE:  # and BDA_REQUIRE_DOCKER=1, as in CI
+        pytest.fail(f"BDA_REQUIRE_DOCKER=1 but {UNAVAILABLE}", pytrace=False)
+    if BASE_IMAGE:
+        return BASE_IMAGE
+    made = _run(["bash", str(HERE / "base-image.sh")], 900, check=False)
     assert made.returncode == 0, f"base-image.sh failed:\n{made.stderr[-3000:]}"
     return made.stdout.strip()
 
@@ -143,8 +147,7 @@ def _timed(stack: Stack, step: str, start: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(compose: list[str], base_image: str,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(base_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The shipped Compose service, built and healthy; ``down -v`` afterwards, whatever happens."""
     tmp = tmp_path_factory.mktemp("compose")
     text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
@@ -153,13 +156,13 @@ def stack(compose: list[str], base_image: str,
     port = _free_port()
     (tmp / "docker-compose.yml").write_text(
         text.replace(SHIPPED_PORT, f'"127.0.0.1:{port}:9527"')
-            .replace(SHIPPED_CONFIG, f"source: {tmp / 'emulator-config'}"), encoding="utf-8")
+            .replace(SHIPPED_CONFIG, f"source: {ROOT / 'fixtures'}"), encoding="utf-8")
     # JSON is YAML: the build from this checkout, on the base image, under a test-only tag.
     (tmp / "docker-compose.e2e.yml").write_text(json.dumps({"services": {SERVICE: {
         "image": IMAGE,
         "build": {"context": str(ROOT), "args": {"BASE_IMAGE": base_image}}}}}),
         encoding="utf-8")
-    command = [*compose, "--project-name", f"bda-e2e-{os.getpid()}",
+    command = [*COMPOSE, "--project-name", f"bda-e2e-{os.getpid()}",
                "--project-directory", str(tmp),
                "--file", str(tmp / "docker-compose.yml"),
                "--file", str(tmp / "docker-compose.e2e.yml")]
