@@ -42,21 +42,25 @@ lint: $(VENV)/.test-installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## make docs: regenerate docs/regions.png and the sample images
+## make docs: regenerate docs/regions.png, docs/video-strip.png and the sample images and videos
 docs: $(VENV)/.test-installed
 	$(BIN)/python scripts/make_samples.py
 	$(BIN)/python scripts/make_docs.py
+	$(BIN)/python scripts/make_sample_video.py
+	$(BIN)/python scripts/make_video_docs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
 
 ## make bench: load and compute benchmark (about 1.5 min on 2 cores); writes benchmarks/results.md;
 ## then the hostile-client benchmark (about 1 min; benchmarks/hostile-results.md) and the per-action
-## cost (about 15 s; benchmarks/actions-results.md)
+## cost (about 15 s; benchmarks/actions-results.md) and the video pipeline (about 1 min;
+## benchmarks/video-results.md)
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.hostile $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.actions $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.video $(BENCH_ARGS)
 
 ## make soak: 10,000 signed requests (successes, natural errors, injected faults) at concurrency 64
 ## against bda-emulator serve, every reply classified, RSS and journal checked; writes

@@ -199,6 +199,15 @@ ACTION_CODES: tuple[str, ...] = (
     "LimitExceeded.TooLargeFileError", "ResourceUnavailable.InArrears",
     "ResourceUnavailable.NotExist", "UnsupportedOperation.UnknowMethod",
 )
+#: The bda codes of the three video task actions (the SDK's errorcodes.py; the API pages list no
+#: per-action subset).
+TASK_CODES: tuple[str, ...] = (
+    "FailedOperation.AudioDecodeFailed", "FailedOperation.AudioEncodeFailed",
+    "FailedOperation.DownloadError", "FailedOperation.JobConflict",
+    "FailedOperation.JobQueueFull", "FailedOperation.TaskLimitExceeded",
+    "FailedOperation.TaskNotExist", "FailedOperation.TerminateTaskFailed",
+    "FailedOperation.TooLargeFileError", "FailedOperation.VideoDecodeFailed",
+)
 PORTRAIT_CODES: tuple[str, ...] = tuple(sorted(
     {*ACTION_CODES} - {"FailedOperation.ImageFacedetectFailed",
                        "InvalidParameterValue.NoFaceInPhoto"}

@@ -138,6 +138,23 @@ class Settings:
                                     "accept (0: min(1024, open-file soft limit - 192), at "
                                     "least 16)", int, lambda v: v >= 0,
                                     "an integer >= 0 (0: derived from the open-file limit)")
+    task_workers: int = _setting(2, "video tasks processed at once (threads)", int,
+                                 lambda v: v >= 1, "an integer >= 1")
+    task_queue: int = _setting(8, "video tasks waiting at once before "
+                               "FailedOperation.JobQueueFull", int, lambda v: v >= 0,
+                               "an integer >= 0")
+    task_limit: int = _setting(4, "unfinished video tasks of one account before "
+                               "FailedOperation.TaskLimitExceeded", int, lambda v: v >= 1,
+                               "an integer >= 1")
+    task_pace: float = _setting(0.5, "emulated seconds of processing per second of 320x240 "
+                                "video (more pixels: proportionally more); 0 finishes tasks as "
+                                "soon as their frames are done", float, lambda v: v >= 0,
+                                "seconds >= 0")
+    task_keep: int = _setting(200, "video tasks kept, the oldest finished ones (and their "
+                              "result files) dropped first", int, lambda v: v >= 1,
+                              "an integer >= 1")
+    video_max_bytes: int = _setting(32 * MIB, "largest video a VideoUrl may return", int,
+                                    lambda v: v >= 1, "bytes > 0")
     public_url: str | None = _setting(
         None, "base of result Urls (e.g. http://bda-emulator:9527 in Compose); default: the "
         "address the client used (its Host header)", str,

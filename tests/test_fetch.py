@@ -240,7 +240,9 @@ def test_url_map_load_rejects_bad_maps(tmp_path: Path, content: str) -> None:
 
 def test_shipped_url_map() -> None:
     shipped = json.loads(fixture_path("urls.json").read_text(encoding="utf-8"))
-    assert shipped == {MAP_URL: "images/portrait.jpg"}
+    assert shipped == {MAP_URL: "images/portrait.jpg",  # the docs' image example
+                       MAP_URL.replace("input.jpeg", "input.mp4"): "video/sample.mp4",
+                       MAP_URL.replace("input.jpeg", "background.jpg"): "video/background.jpg"}
     image = fixture_path("images/portrait.jpg")
     if not image.is_file():
         pytest.skip("fixtures/images/portrait.jpg is not there yet")

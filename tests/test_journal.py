@@ -37,7 +37,8 @@ def test_entries_are_metadata_only() -> None:
     assert data["options"] == ["Head"] and data["rules"] == ["s#r"]
     assert set(data) == {"time", "request_id", "code", "latency_ms", "http_method", "action",
                          "secret_id", "region", "signature_method", "options", "image_sha256",
-                         "image_bytes", "image_width", "image_height", "rules", "explain"}
+                         "image_bytes", "image_width", "image_height", "rules", "explain",
+                         "task_id", "task_state"}
 
 
 def test_coverage_groups_cover_the_catalogue_once() -> None:

@@ -53,7 +53,8 @@ CLAIMS = [("sh", "make run"), ("sh", "bda-emulator serve --port 9527"),
           ("python", "print(resp.ImageRects[0].Label"), ("python", "def test_cutout"),
           ("python", "never exercised"), ("yaml", "service_healthy"), ("json", '"my/drill"'),
           # run as written in a fresh virtualenv by tests/test_install.py (slow):
-          ("sh", "pip install tencentcloud-sdk-python-bda"), ("sh", "bda-emulator[sdk] @ file://")]
+          ("sh", "pip install tencentcloud-sdk-python-bda"), ("sh", "bda-emulator[sdk] @ file://"),
+          ("text", "QUEUING ──")]
 
 
 def test_every_block_is_checked() -> None:
@@ -298,8 +299,10 @@ def test_adding_an_action_steps_match_the_code(tmp_path: Path) -> None:
     for path in re.findall(r"`((?:emulator|scripts|schemas|tests)/[^`<>]*)`", section):
         assert (ROOT / path).exists(), path
     assert registry.ACTIONS[example.ACTION].handler is example.handle
-    assert list(inspect.signature(example.handle).parameters) == ["services", "call", "raw"]
-    assert "async def handle(services: Services, call: Call, raw: RawRequest) -> Outcome" in section
+    assert list(inspect.signature(example.handle).parameters) == ["services", "call", "raw",
+                                                                  "directives"]
+    assert ("async def handle(services: Services, call: Call, raw: RawRequest, "
+            "directives: Directives) -> Outcome") in section
     # the generator writes both schemas of every action of the vendored description
     command = re.search(r"`python (scripts/gen_schemas\.py)`", section)
     assert command is not None
@@ -309,3 +312,16 @@ def test_adding_an_action_steps_match_the_code(tmp_path: Path) -> None:
     for action in api["actions"]:
         for kind in ("request", "response"):
             assert (tmp_path / f"{action}.{kind}.schema.json").is_file(), (action, kind)
+
+
+def test_task_lifecycle_diagram_names_real_states_and_codes() -> None:
+    from emulator.errors import CATALOGUE
+    from emulator.state.tasks import STATES
+
+    (diagram,) = _blocks("text", "QUEUING ──")
+    for state in STATES:
+        assert state in diagram
+    named = set(re.findall(r"\b([A-Z][A-Za-z]+(?:Error|Full|Exceeded|Failed|Illegal|Conflict))\b",
+                           diagram))
+    assert named and all(any(code.endswith("." + name) or code == name for code in CATALOGUE)
+                         for name in named), named

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from emulator import offload
 from emulator.wire.gateway import Call
 from emulator.wire.params import json_body
 from emulator.wire.request import RawRequest
 from emulator.wire.validation import RequestValidator
+
+if TYPE_CHECKING:
+    from emulator.actions.services import Services
 
 
 def business_params(validator: RequestValidator, call: Call, raw: RawRequest) -> dict[str, Any]:
@@ -20,3 +24,10 @@ def business_params(validator: RequestValidator, call: Call, raw: RawRequest) ->
         params = validator.from_flat(call.common.flat)
     validator.validate(params)
     return dict(params)
+
+
+async def read_params(services: Services, action: str, call: Call, raw: RawRequest
+                      ) -> dict[str, Any]:
+    """:func:`business_params` for ``action``, off the event loop when the body is large."""
+    return await offload.run(services.prep, len(raw.body), business_params,
+                             services.validators[action], call, raw)

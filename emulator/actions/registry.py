@@ -10,12 +10,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from emulator.actions import segment_customized_portrait_pic, segment_portrait_pic
+from emulator.actions import (
+    create_segmentation_task,
+    describe_segmentation_task,
+    segment_customized_portrait_pic,
+    segment_portrait_pic,
+    terminate_segmentation_task,
+)
 from emulator.actions.services import Handler
-from emulator.errors import ACTION_CODES, PORTRAIT_CODES
+from emulator.errors import ACTION_CODES, PORTRAIT_CODES, TASK_CODES
 
 #: bda's regions (document 1208/47022); the image actions serve all three.
 IMAGE_REGIONS = frozenset({"ap-beijing", "ap-guangzhou", "ap-shanghai"})
+#: The video task actions: "ap-guangzhou" only, 20 requests per second each (their API pages).
+TASK_REGIONS = frozenset({"ap-guangzhou"})
+TASK_RATE = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +34,7 @@ class Action:
     handler: Handler
     regions: frozenset[str]
     codes: tuple[str, ...]
+    rate: int | None = None  # requests per second per account (None: undocumented, unlimited)
 
 
 ACTIONS: Mapping[str, Action] = {
@@ -32,6 +42,12 @@ ACTIONS: Mapping[str, Action] = {
                                                    IMAGE_REGIONS, ACTION_CODES),
     segment_portrait_pic.ACTION: Action(segment_portrait_pic.handle, IMAGE_REGIONS,
                                         PORTRAIT_CODES),
+    create_segmentation_task.ACTION: Action(create_segmentation_task.handle, TASK_REGIONS,
+                                            TASK_CODES, TASK_RATE),
+    describe_segmentation_task.ACTION: Action(describe_segmentation_task.handle, TASK_REGIONS,
+                                              TASK_CODES, TASK_RATE),
+    terminate_segmentation_task.ACTION: Action(terminate_segmentation_task.handle,
+                                               TASK_REGIONS, TASK_CODES, TASK_RATE),
 }
 
 #: Action → its regions, what the gateway checks.

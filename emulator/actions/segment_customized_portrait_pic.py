@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from emulator import offload
-from emulator.actions.business import business_params
+from emulator.actions.business import read_params
 from emulator.actions.pictures import read_picture
 from emulator.actions.results import reply_for
-from emulator.actions.services import Outcome, Services
+from emulator.actions.services import Directives, Outcome, Services
 from emulator.imaging.regions import OPTIONS
 from emulator.wire.gateway import Call
 from emulator.wire.request import RawRequest
@@ -15,10 +14,10 @@ from emulator.wire.validation import check_segmentation_options
 ACTION = "SegmentCustomizedPortraitPic"
 
 
-async def handle(services: Services, call: Call, raw: RawRequest) -> Outcome:
+async def handle(services: Services, call: Call, raw: RawRequest,
+                 directives: Directives) -> Outcome:
     """Synthetic multi-class portrait segmentation of the Url (preferred) or Image input."""
-    params = await offload.run(services.prep, len(raw.body), business_params,
-                               services.validators[ACTION], call, raw)
+    params = await read_params(services, ACTION, call, raw)
     check_segmentation_options(params)
     options = [name for name in OPTIONS if params["SegmentationOptions"].get(name) is True]
     pic = await read_picture(services, params)

@@ -17,13 +17,11 @@ emulator (:mod:`emulator.state.files`), valid 30 minutes on its clock; ``ResultI
 from __future__ import annotations
 
 import base64
-import re
 
-from emulator import offload
-from emulator.actions.business import business_params
+from emulator.actions.business import read_params
 from emulator.actions.pictures import read_picture
 from emulator.actions.results import Reply, cached_reply
-from emulator.actions.services import Outcome, Services
+from emulator.actions.services import Directives, Outcome, Services, result_base
 from emulator.errors import ApiError
 from emulator.imaging.rendering import segment_person
 from emulator.wire.envelope import fields_fragment
@@ -35,13 +33,12 @@ MODES = ("base64", "url")
 SCENES = ("GEN", "GS")
 IMAGE, MASK = "result.png", "mask.jpg"
 _TYPES = {IMAGE: "image/png", MASK: "image/jpeg"}
-_HOST = re.compile(r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 
 
-async def handle(services: Services, call: Call, raw: RawRequest) -> Outcome:
+async def handle(services: Services, call: Call, raw: RawRequest,
+                 directives: Directives) -> Outcome:
     """Person-or-not segmentation of the Url (preferred) or Image input."""
-    params = await offload.run(services.prep, len(raw.body), business_params,
-                               services.validators[ACTION], call, raw)
+    params = await read_params(services, ACTION, call, raw)
     mode = _choice(params.get("RspImgType"), "RspImgType", MODES)
     scene = _choice(params.get("Scene"), "Scene", SCENES)
     pic = await read_picture(services, params, empty="InvalidParameterValue.ImageEmpty")
@@ -52,7 +49,7 @@ async def handle(services: Services, call: Call, raw: RawRequest) -> Outcome:
     if mode == "base64":
         return Outcome(reply.fragment, pic)
     now = services.clock.now()
-    base = services.public_url or f"http://{_host(raw)}"
+    base = result_base(services, raw)
     files = services.results
     urls = {name: files.url(base, files.put(data, _TYPES[name]), name, now, services.url_ttl)
             for name, data in reply.files}
@@ -82,10 +79,3 @@ def _choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
                        explain=f"{name} `{shown}` is not one of {', '.join(allowed)} "
                                "(case matters)")
     return str(value)
-
-
-def _host(raw: RawRequest) -> str:
-    """The address the client used: its Host header (tccli sends ``http://host:port``); a
-    header that is no host[:port] gives ``localhost``."""
-    host = raw.host.split("://", 1)[-1].strip().rstrip("/")
-    return host if _HOST.fullmatch(host) else "localhost"

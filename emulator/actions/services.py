@@ -9,17 +9,20 @@ hashing, images) runs in an executor, never on the event loop.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import aiohttp
 
+from emulator.actions.jobs import JobRunner
 from emulator.actions.results import Picture, ResultCache
 from emulator.clock import Clock
 from emulator.inputs.fetch import FetchPolicy
 from emulator.inputs.urlmap import UrlMap
 from emulator.state.files import URL_TTL, ResultFiles
+from emulator.state.tasks import JobPlan
 from emulator.wire.gateway import Call
 from emulator.wire.request import RawRequest
 from emulator.wire.validation import RequestValidator
@@ -40,8 +43,17 @@ class Services:
     image_timeout: float  # seconds a request may wait for its image work, queueing included
     results: ResultFiles  # files behind result Urls
     clock: Clock  # the emulator's now: when result Urls expire
+    jobs: JobRunner  # the video tasks
+    video_policy: FetchPolicy  # the image policy with the video size cap
     public_url: str | None = None  # base of result Urls (default: the client's Host)
     url_ttl: float = URL_TTL
+
+
+@dataclass(frozen=True, slots=True)
+class Directives:
+    """What the scenarios decided for a request beyond its outcome: a video task's plan."""
+
+    job: JobPlan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +63,21 @@ class Outcome:
 
     fragment: bytes
     picture: Picture | None = None
+    task: tuple[str, str] | None = None  # (TaskID, TaskStatus) of the task it touched
 
 
-Handler = Callable[[Services, Call, RawRequest], Awaitable[Outcome]]
+Handler = Callable[[Services, Call, RawRequest, Directives], Awaitable[Outcome]]
+
+_HOST = re.compile(r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+
+
+def result_base(services: Services, raw: RawRequest) -> str:
+    """The base of result Urls: ``--public-url``, or the address the client used (its Host
+    header; tccli sends ``http://host:port``); a header that is no host[:port] gives
+    ``localhost``."""
+    if services.public_url:
+        return services.public_url
+    host = raw.host.split("://", 1)[-1].strip().rstrip("/")
+    return f"http://{host if _HOST.fullmatch(host) else 'localhost'}"
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from emulator.errors import ApiError
+from emulator.state.tasks import JobPlan
 
 FaultKind = Literal["reset", "close", "truncated", "malformed_json", "gateway", "hang"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("reset", "close", "truncated", "malformed_json",
@@ -89,4 +90,11 @@ class TransportFault:
         return f"transport.{self.kind}{suffix}"
 
 
-Effect = ErrorEffect | Delay | RateLimit | Pass | TransportFault
+@dataclass(frozen=True, slots=True)
+class JobEffect:
+    """Process the request normally, but the video task it creates follows ``plan``."""
+
+    plan: JobPlan
+
+
+Effect = ErrorEffect | Delay | RateLimit | Pass | TransportFault | JobEffect

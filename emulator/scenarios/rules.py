@@ -21,11 +21,13 @@ from emulator.scenarios.effects import (
     Delay,
     Effect,
     ErrorEffect,
+    JobEffect,
     Pass,
     RateLimit,
     TransportFault,
 )
 from emulator.scenarios.facts import Facts
+from emulator.state.tasks import JobPlan
 
 _FACTS = ("action", "secret_id", "region", "signature_method", "image_sha256")
 
@@ -222,6 +224,14 @@ def _effect(doc: str | Mapping[str, Any], where: str) -> Effect:
         return RateLimit(args["limit"], args.get("per_seconds", 1.0))
     if kind == "pass":
         return Pass()
+    if kind == "job":
+        stuck = args.get("stuck", {})
+        return JobEffect(JobPlan(fail_at=args.get("fail_at"),
+                                 error_msg=args.get("error_msg", "video error"),
+                                 stuck_state=stuck.get("state"),
+                                 stuck_seconds=float(stuck.get("seconds", 0)),
+                                 corrupt_md5=args.get("corrupt_md5", False),
+                                 url_ttl=args.get("url_ttl")))
     fault = next(k for k in FAULT_KINDS if k == kind)
     return TransportFault(fault, status=args.get("status", 502),
                           max_seconds=args.get("max_seconds", 120.0))

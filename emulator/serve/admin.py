@@ -5,7 +5,8 @@ HTTP status codes: they are for test harnesses, not for the Tencent SDKs. With a
 configured, every route but ``/health`` wants ``X-Emulator-Token`` (401 otherwise).
 
 Routes: ``GET /health``; ``GET|PUT|DELETE /scenarios``, ``DELETE /scenarios/<name>``;
-``POST /reset``; ``GET|DELETE /requests``; ``GET /coverage``; ``GET|POST /clock``.
+``POST /reset``; ``GET|DELETE /requests``; ``GET /coverage``; ``GET|POST /clock``;
+``GET /tasks``, ``POST /tasks/<TaskID>`` (a manual state move).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import emulator
 from emulator import strictjson
 from emulator.errors import ApiError
 from emulator.scenarios.loading import ScenarioError, bundled_names, load_text
-from emulator.serve.keys import CLOCK, COVERAGE, JOURNAL, SCENARIOS, SETTINGS
+from emulator.serve.keys import CLOCK, COVERAGE, JOURNAL, SCENARIOS, SERVICES, SETTINGS, TASKS
+from emulator.state.tasks import Task
 from emulator.wire.request import MIB, read_body
 
 PREFIX = "/_emulator"
@@ -136,6 +138,7 @@ async def reset(request: web.Request) -> web.Response:
     app[SCENARIOS].reset(now)
     app[JOURNAL].clear()
     app[COVERAGE].reset(now)
+    app[SERVICES].jobs.reset()
     return _json({"status": "reset", "now": now,
                               "scenarios": list(app[SCENARIOS].active)})
 
@@ -213,6 +216,35 @@ def _number(query: Any, name: str) -> float | None:
     return value
 
 
+def _task_json(task: Task) -> dict[str, Any]:
+    return {"task_id": task.task_id, "owner": task.owner, "state": task.state,
+            "error": task.error, "created_at": task.created_at,
+            "estimated_seconds": task.estimated_seconds, "video": task.video,
+            "frames_done": task.frames_done, "has_result": task.result_key is not None,
+            "history": [{"state": state, "at": at} for state, at in task.history]}
+
+
+async def list_tasks(request: web.Request) -> web.Response:
+    """Every kept video task with its transitions (state, emulator time)."""
+    return _json({"tasks": [_task_json(t) for t in request.app[TASKS]]})
+
+
+async def move_task(request: web.Request) -> web.Response:
+    """``{"state": "PROCESSING"}``, ``{"state": "FINISHED"}`` (as soon as its frames are done)
+    or ``{"state": "FINISHED", "error_msg": "…"}`` (now, failed): moto-style manual moves."""
+    body = await _json_body(request)
+    state = body.get("state") if isinstance(body, dict) else None
+    error = body.get("error_msg", "") if isinstance(body, dict) else ""
+    if state not in ("PROCESSING", "FINISHED") or not isinstance(error, str) or \
+            len(error) > 512 or set(body) - {"state", "error_msg"}:
+        raise _BadRequest('expected {"state": "PROCESSING" | "FINISHED", "error_msg"?: text}')
+    try:
+        task = request.app[SERVICES].jobs.move(request.match_info["task_id"], state, error)
+    except KeyError:
+        return _error(404, f"no task {request.match_info['task_id'][:40]!r}")
+    return _json(_task_json(task))
+
+
 _ROUTES: dict[str, dict[str, Handler]] = {
     "/scenarios": {"GET": list_scenarios, "PUT": put_scenario, "DELETE": delete_scenarios},
     "/scenarios/{name:.+}": {"DELETE": delete_scenarios},
@@ -220,6 +252,8 @@ _ROUTES: dict[str, dict[str, Handler]] = {
     "/requests": {"GET": list_requests, "DELETE": clear_requests},
     "/coverage": {"GET": coverage},
     "/clock": {"GET": get_clock, "POST": post_clock},
+    "/tasks": {"GET": list_tasks},
+    "/tasks/{task_id:[0-9]{1,24}}": {"POST": move_task},
 }
 
 

@@ -23,13 +23,16 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from aiohttp import web
 
 from emulator import offload
+from emulator.actions import create_segmentation_task
+from emulator.actions.jobs import JobRunner, JobSettings
 from emulator.actions.registry import ACTIONS, REGIONS
 from emulator.actions.results import ResultCache
-from emulator.actions.services import Outcome, Services
+from emulator.actions.services import Directives, Outcome, Services
 from emulator.clock import Clock
 from emulator.errors import ApiError, Language
 from emulator.inputs.fetch import FetchPolicy, UrlMap, make_session
@@ -48,15 +51,19 @@ from emulator.serve.keys import (
     COVERAGE,
     CREDENTIALS,
     JOURNAL,
+    RATES,
     RESULT_FILES,
     SCENARIOS,
     SERVICES,
     SETTINGS,
+    TASKS,
 )
 from emulator.serve.replies import failure, new_request_id, success
 from emulator.serve.trace import Trace
 from emulator.settings import Settings
 from emulator.state.files import ResultFiles
+from emulator.state.rates import RateWindows
+from emulator.state.tasks import MemoryTasks, Task
 from emulator.wire.credentials import Credentials
 from emulator.wire.gateway import admit
 from emulator.wire.params import language_of
@@ -101,11 +108,21 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app[COVERAGE] = Coverage(now, {name: action.codes for name, action in ACTIONS.items()})
     app[BUDGET] = in_flight_budget(settings.max_inflight_bytes)
     app[RESULT_FILES] = ResultFiles(settings.result_files, settings.result_bytes)
+    app[TASKS] = MemoryTasks(settings.task_keep, on_evict=_forget_result(app[RESULT_FILES]))
+    app[RATES] = RateWindows()
     app.cleanup_ctx.append(_services)
     admin.add_routes(app)
     results.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", api)
     return app
+
+
+def _forget_result(files: ResultFiles) -> Callable[[Task], None]:
+    """An evicted task takes its result file with it."""
+    def forget(task: Task) -> None:
+        if task.result_key is not None:
+            files.delete(task.result_key)
+    return forget
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
@@ -116,16 +133,26 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
                          allow_private=settings.url_allow_private)
     executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="segment")
     prep = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prep")
+    videos = ThreadPoolExecutor(max_workers=settings.task_workers, thread_name_prefix="video")
     session = make_session(policy)
+    jobs = JobRunner(app[TASKS], app[RESULT_FILES], app[CLOCK], JobSettings(
+        workers=settings.task_workers, queue=settings.task_queue,
+        per_account=settings.task_limit, pace=settings.task_pace, keep=settings.task_keep),
+        videos, create_segmentation_task.segmenter(settings.max_subjects))
+    jobs.start()
     app[SERVICES] = Services(
         validators={name: RequestValidator.for_action(name) for name in ACTIONS},
         cache=ResultCache(settings.cache_size), executor=executor, prep=prep, session=session,
         fetch_policy=policy, url_map=UrlMap.load(settings.url_map_path),
         max_subjects=settings.max_subjects, image_timeout=settings.image_timeout,
-        results=app[RESULT_FILES], clock=app[CLOCK], public_url=settings.public_url)
+        results=app[RESULT_FILES], clock=app[CLOCK], jobs=jobs,
+        video_policy=replace(policy, max_bytes=settings.video_max_bytes),
+        public_url=settings.public_url)
     try:
         yield
     finally:
+        await jobs.stop()
+        videos.shutdown(wait=False, cancel_futures=True)
         await session.close()
         executor.shutdown(wait=False, cancel_futures=True)
         prep.shutdown(wait=False, cancel_futures=True)
@@ -213,25 +240,27 @@ async def _handle(request: web.Request, raw: RawRequest, language: Language,
 
         async def real() -> web.Response:
             async with cancelled_on_hangup(request):
-                return (await _answer(app, raw, language, trace))[0]
+                return (await _answer(app, raw, language, trace, Directives()))[0]
 
         return await transport.apply(effect, request, real)
     if isinstance(effect, effects.ErrorEffect):
         raise effect.error()
+    directives = Directives(job=effect.plan if isinstance(effect, effects.JobEffect) else None)
     async with cancelled_on_hangup(request):
-        response, trace.code = await _answer(app, raw, language, trace)
+        response, trace.code = await _answer(app, raw, language, trace, directives)
     return response
 
 
 async def _answer(app: web.Application, raw: RawRequest, language: Language,
-                  trace: Trace) -> tuple[web.Response, str]:
+                  trace: Trace, directives: Directives) -> tuple[web.Response, str]:
     """Normal processing: the reply and its outcome code."""
     try:
-        outcome = await _dispatch(app, raw)
+        outcome = await _dispatch(app, raw, directives)
     except ApiError as error:
         trace.failed(error)
         return failure(error, language, trace.request_id), error.code
     trace.picture = outcome.picture
+    trace.task = outcome.task
     return success(outcome.fragment, trace.request_id), OK
 
 
@@ -254,14 +283,19 @@ async def _read(request: web.Request) -> RawRequest:
     return RawRequest(request.method, path, query, headers, body)
 
 
-async def _dispatch(app: web.Application, raw: RawRequest) -> Outcome:
+async def _dispatch(app: web.Application, raw: RawRequest, directives: Directives) -> Outcome:
     if raw.path != "/":
         raise ApiError("UnsupportedOperation",
                        reason=f"the path `{raw.path[:100]}` is not served; API 3.0 calls go to `/`")
     call = await offload.run(app[SERVICES].prep, len(raw.body), admit, raw,
                              credentials=app[CREDENTIALS], regions=REGIONS,
                              now=app[CLOCK].now(), ttl=app[SETTINGS].signature_ttl)
-    return await ACTIONS[call.action].handler(app[SERVICES], call, raw)
+    action = ACTIONS[call.action]
+    if action.rate is not None and not app[RATES].allow(call.account.secret_id, call.action,
+                                                        action.rate, app[CLOCK].now()):
+        raise ApiError("RequestLimitExceeded",
+                       explain=f"over {action.rate} requests per second for {call.action}")
+    return await action.handler(app[SERVICES], call, raw, directives)
 
 
 def make_runner(app: web.Application) -> web.AppRunner:

@@ -46,6 +46,9 @@ class Entry:
     rules: tuple[str, ...] = field(default=())
     #: why the request failed, for the test author (never on the wire); clipped
     explain: str | None = None
+    #: the video task the request created, described or terminated, and its state then
+    task_id: str | None = None
+    task_state: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

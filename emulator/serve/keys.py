@@ -11,6 +11,8 @@ from emulator.serve.budget import ByteBudget
 from emulator.serve.journal import Coverage, Journal
 from emulator.settings import Settings
 from emulator.state.files import ResultFiles
+from emulator.state.rates import RateWindows
+from emulator.state.tasks import MemoryTasks
 from emulator.wire.credentials import Credentials
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -22,3 +24,5 @@ JOURNAL = web.AppKey("journal", Journal)
 COVERAGE = web.AppKey("coverage", Coverage)
 BUDGET = web.AppKey("budget", ByteBudget)
 RESULT_FILES = web.AppKey("result_files", ResultFiles)
+TASKS = web.AppKey("tasks", MemoryTasks)
+RATES = web.AppKey("rates", RateWindows)

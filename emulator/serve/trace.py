@@ -24,6 +24,7 @@ class Trace:
         self.picture: Picture | None = None
         self.rules: list[str] = []
         self.explain: str | None = None
+        self.task: tuple[str, str] | None = None  # (TaskID, TaskStatus) the request touched
 
     def failed(self, error: ApiError) -> None:
         """Note a failure's code and, clipped, its explanation or detailed reason.
@@ -52,4 +53,5 @@ class Trace:
             image_bytes=len(pic.data) if pic else facts.image_bytes,
             image_width=pic.width if pic else facts.image_width,
             image_height=pic.height if pic else facts.image_height, rules=tuple(self.rules),
-            explain=self.explain)
+            explain=self.explain, task_id=self.task[0] if self.task else None,
+            task_state=self.task[1] if self.task else None)

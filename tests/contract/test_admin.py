@@ -19,6 +19,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
 )
 
 from emulator.resources import fixture_path
+from emulator.scenarios.loading import bundled_names
 from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 from emulator.testing import free_port as _free_port
@@ -310,7 +311,9 @@ def test_cli_scenario_flag_is_repeatable(tmp_path: Path) -> None:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
                 time.sleep(0.1)
         names = [s["name"] for s in listing["scenarios"]]
-        assert names[0] == "boom" and "drills/flaky-10" in names and len(names) == 9
+        drills = [n for n in bundled_names() if n.startswith("drills/")]
+        assert names[0] == "boom" and "drills/flaky-10" in names
+        assert len(names) == 1 + len(drills)
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
