@@ -4,12 +4,18 @@ Registered through the ``pytest11`` entry point, so installing the package is en
 this module loads nothing heavy: the server (aiohttp, Pillow) starts on first use of a fixture.
 
 * one emulator per test session (per xdist worker) on a free loopback port, in a background
-  thread, reset through the admin API before each test;
-* remote mode: with ``BDA_EMULATOR_URL`` set, the fixtures drive that running server instead
-  (for example the Compose service) — everything goes through the admin API either way;
+  thread; remote mode: with ``BDA_EMULATOR_URL`` set, the fixtures drive that running server
+  instead (for example the Compose service shared by several suites);
+* each test gets **its own account** (``POST /_emulator/accounts``), its namespace: the
+  marker's scenarios, ``requests()``, ``coverage()`` and ``set_clock()`` are scoped to it, and
+  nothing resets the shared server, so parallel workers and other clients never meet;
 * ``@pytest.mark.bda_scenario("errors/InternalError", "my/drill.json", {...})`` loads
-  scenarios (bundled name, path or dict) for one test;
-* an exception inside the local server thread fails the test that caused it.
+  scenarios (bundled name, path or dict) for one test, **strict** unless ``strict=False``:
+  a sequence step or ``times`` left unused fails the test, naming the rule;
+* ``bda_emulator.assert_requests(count=…, action=…, code=…)`` fails with the closest journal
+  entries and what differed (near misses);
+* a failing test's report gets a section with the emulator's explanation of every request it
+  rejected; an exception inside the local server thread fails the test that caused it.
 """
 
 from __future__ import annotations
@@ -41,23 +47,38 @@ class AdminError(RuntimeError):
 
 
 class BdaEmulator:
-    """A handle on a running emulator: connection facts and the admin API, as methods."""
+    """A handle on a running emulator: connection facts and the admin API, as methods.
 
-    secret_id = DEFAULT_SECRET_ID
-    secret_key = DEFAULT_SECRET_KEY
+    Bound to an account (``secret_id``/``secret_key``): scenario, journal, coverage, clock and
+    reset calls are about that account's namespace; unbound, about the global one.
+    """
+
     region = DEFAULT_REGION
 
-    def __init__(self, url: str, token: str | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None,
+                 account: tuple[str, str] | None = None) -> None:
         self.url = url.rstrip("/")
         self._token = token
+        self._account = account
+
+    @property
+    def secret_id(self) -> str:
+        return self._account[0] if self._account else DEFAULT_SECRET_ID
+
+    @property
+    def secret_key(self) -> str:
+        return self._account[1] if self._account else DEFAULT_SECRET_KEY
 
     @property
     def endpoint(self) -> str:
         """``host:port``, for ``HttpProfile(endpoint=..., protocol="http")``."""
         return self.url.split("://", 1)[-1]
 
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        """Call ``/_emulator/<path>``; JSON in and out."""
+    def admin(self, method: str, path: str, body: Any = None, *, scoped: bool = False) -> Any:
+        """Call ``/_emulator/<path>``; JSON in and out (``scoped``: in this account's
+        namespace)."""
+        if scoped and self._account:
+            path += ("&" if "?" in path else "?") + "account=" + self._account[0]
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"{self.url}/_emulator/{path}", data=data,
                                          method=method)
@@ -72,35 +93,99 @@ class BdaEmulator:
                              f"{exc.read().decode(errors='replace')}") from None
         return json.loads(text) if text else None
 
-    def reset(self) -> None:
-        """Back to the start state: scenarios loaded at start, counters, journal, clock."""
-        self.admin("POST", "reset")
+    def with_new_account(self) -> BdaEmulator:
+        """A handle bound to a fresh account (its own namespace)."""
+        created = self.admin("POST", "accounts", {"name": "pytest"})
+        return BdaEmulator(self.url, self._token, (created["secret_id"], created["secret_key"]))
 
-    def load_scenario(self, *scenarios: Scenario) -> None:
-        """Load scenarios: a bundled name (``drills/flaky-10``), a file or folder, or a dict."""
+    def delete_account(self) -> None:
+        if self._account:
+            self.admin("DELETE", f"accounts/{self._account[0]}")
+
+    def reset(self) -> None:
+        """Back to the start state (of this account's namespace, when bound)."""
+        self.admin("POST", "reset", scoped=True)
+
+    def load_scenario(self, *scenarios: Scenario, strict: bool | None = None) -> None:
+        """Load scenarios: a bundled name (``drills/flaky-10``), a file or folder, or a dict
+        (``strict``: set the scenarios' ``strict`` flag)."""
         for scenario in scenarios:
             for document in _documents(scenario):
-                self.admin("PUT", "scenarios", document)
+                if strict is not None and "strict" not in document:
+                    document = {**document, "strict": strict}
+                self.admin("PUT", "scenarios", document, scoped=True)
 
     def clear_scenarios(self) -> None:
-        self.admin("DELETE", "scenarios")
+        self.admin("DELETE", "scenarios", scoped=True)
 
     def scenarios(self) -> Any:
-        return self.admin("GET", "scenarios")
+        return self.admin("GET", "scenarios", scoped=True)
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
-        """The journal, optionally filtered by ``since``, ``code``, ``secret_id``."""
+        """The journal (this account's requests, when bound), optionally filtered by
+        ``since`` and ``code``."""
+        if self._account:
+            filters.setdefault("secret_id", self._account[0])
         query = "&".join(f"{k}={urllib.parse.quote(str(v))}" for k, v in filters.items())
         answer = self.admin("GET", "requests" + (f"?{query}" if query else ""))
         return list(answer["requests"])
 
     def coverage(self) -> dict[str, Any]:
-        return dict(self.admin("GET", "coverage"))
+        return dict(self.admin("GET", "coverage", scoped=True))
 
     def set_clock(self, epoch: float | None = None, *, offset: float | None = None) -> None:
-        """Set the emulator's now (``epoch``) or move it by ``offset`` seconds."""
+        """Set this account's now (``epoch``) or move it by ``offset`` seconds."""
         body = {"set": epoch} if epoch is not None else {"offset": offset or 0}
-        self.admin("POST", "clock", body)
+        self.admin("POST", "clock", body, scoped=True)
+
+    def pending(self) -> list[dict[str, Any]]:
+        """What strict scenarios have left unused."""
+        return list(self.scenarios().get("pending", []))
+
+    def assert_requests(self, count: int | None = None, *, min: int | None = None,
+                        max: int | None = None, **match: Any) -> list[dict[str, Any]]:
+        """The journal entries matching every given field (``action``, ``code``,
+        ``options`` …), checked against ``count``/``min``/``max``; on failure the closest
+        entries are shown with the field that differed (near misses)."""
+        entries = self.requests()
+        hits = [e for e in entries if not _differences(e, match)]
+        low = count if count is not None else min
+        high = count if count is not None else max
+        if (low is None or len(hits) >= low) and (high is None or len(hits) <= high):
+            return hits
+        bounds = (("at least", low), ("at most", high))
+        wanted = f"exactly {count}" if count is not None else \
+            " and ".join(f"{k} {v}" for k, v in bounds if v is not None)
+        raise AssertionError(_near_misses(f"expected {wanted} requests matching {match}, "
+                                          f"found {len(hits)}", entries, match))
+
+
+def _differences(entry: Mapping[str, Any], match: Mapping[str, Any]) -> list[str]:
+    diffs = []
+    for field, want in match.items():
+        have = entry.get(field)
+        if field == "options":
+            have = sorted(have or [])
+            want = sorted(want if isinstance(want, list | tuple) else [want])
+        if have != want:
+            diffs.append(f"{field}: {have!r} (wanted {want!r})")
+    return diffs
+
+
+def _near_misses(headline: str, entries: list[dict[str, Any]],
+                 match: Mapping[str, Any]) -> str:
+    scored = sorted((len(_differences(e, match)), i, e) for i, e in enumerate(entries))
+    lines = [headline + "."]
+    close = [(n, e) for n, _, e in scored if n > 0][:5]
+    if close:
+        lines.append("closest requests in the journal:")
+        for _, entry in close:
+            lines.append(f"  {entry['request_id']} {entry.get('action')} -> {entry['code']}: "
+                         + "; ".join(_differences(entry, match)))
+    elif not entries:
+        lines.append("the journal of this test's account is empty: did the client use the "
+                     "bda_emulator's secret_id/secret_key?")
+    return "\n".join(lines)
 
 
 def _documents(scenario: Scenario) -> Iterator[Mapping[str, Any]]:
@@ -130,8 +215,8 @@ class _ErrorCollector(logging.Handler):
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "bda_scenario(*scenarios): load bda-emulator scenarios (bundled name, "
-                   "path or dict) for this test")
+        "markers", "bda_scenario(*scenarios, strict=True): load bda-emulator scenarios "
+                   "(bundled name, path or dict) for this test; strict: unused steps fail it")
 
 
 @pytest.fixture(scope="session")
@@ -160,17 +245,57 @@ def _bda_emulator_session() -> Iterator[tuple[BdaEmulator, _ErrorCollector | Non
 def bda_emulator(request: pytest.FixtureRequest,
                  _bda_emulator_session: tuple[BdaEmulator, _ErrorCollector | None],
                  ) -> Iterator[BdaEmulator]:
-    """The session's emulator, reset for this test, with this test's marked scenarios."""
-    emulator, collector = _bda_emulator_session
-    emulator.reset()
+    """The session's emulator, bound to a fresh account for this test, with this test's
+    marked scenarios (strict unless ``strict=False``); nothing else is reset."""
+    shared, collector = _bda_emulator_session
+    emulator = shared.with_new_account()
     for marker in request.node.iter_markers("bda_scenario"):
-        emulator.load_scenario(*marker.args)
+        emulator.load_scenario(*marker.args, strict=marker.kwargs.get("strict", True))
     seen = len(collector.records) if collector else 0
-    yield emulator
-    if collector and len(collector.records) > seen:
-        record = collector.records[seen]
-        text = logging.Formatter().format(record)
-        pytest.fail(f"the bda emulator failed inside its server thread:\n{text}", pytrace=False)
+    request.node.stash[_HANDLE] = emulator
+    try:
+        yield emulator
+        if collector and len(collector.records) > seen:
+            record = collector.records[seen]
+            text = logging.Formatter().format(record)
+            pytest.fail(f"the bda emulator failed inside its server thread:\n{text}",
+                        pytrace=False)
+        left = emulator.pending()
+        if left:
+            pytest.fail("\n".join(_pending_message(p) for p in left), pytrace=False)
+    finally:
+        emulator.delete_account()
+
+
+def _pending_message(left: Mapping[str, Any]) -> str:
+    what = "steps" if left["kind"] == "steps" else "times"
+    return (f"bda_scenario {left['scenario']!r}, rule {left['rule']}: {left['unused']} of "
+            f"{left['of']} {what} unused: the client retried less than the drill expected")
+
+
+_HANDLE = pytest.StashKey[BdaEmulator]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test's report shows why the emulator rejected its requests."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    emulator = item.stash.get(_HANDLE, None)
+    if emulator is None or not report.failed or item.stash.get(_REPORTED, False):
+        return
+    try:
+        rejected = [e for e in emulator.requests() if e["code"] != "OK"]
+    except (AdminError, OSError):
+        return
+    if rejected:
+        item.stash[_REPORTED] = True
+        lines = [f"{e['request_id']} {e.get('action')} -> {e['code']}"
+                 + (f"\n    {e['explain']}" if e.get("explain") else "") for e in rejected]
+        report.sections.append(("bda-emulator: rejected requests", "\n".join(lines)))
+
+
+_REPORTED = pytest.StashKey[bool]()
 
 
 @pytest.fixture

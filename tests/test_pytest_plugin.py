@@ -44,7 +44,7 @@ def test_client_is_pointed_at_the_emulator(bda_client, bda_emulator):
     assert resp.ImageRects[0].Label == "Head"
     assert bda_emulator.endpoint.startswith("127.0.0.1:")
     assert bda_emulator.url == "http://" + bda_emulator.endpoint
-    assert bda_emulator.secret_id.startswith("AKIDEMULATOR")
+    assert bda_emulator.secret_id.startswith("AKID") and bda_emulator.secret_key
     assert bda_emulator.region == "ap-guangzhou"
     assert [r["code"] for r in bda_emulator.requests()] == ["OK"]
 

@@ -54,7 +54,8 @@ CLAIMS = [("sh", "make run"), ("sh", "bda-emulator serve --port 9527"),
           ("python", "never exercised"), ("yaml", "service_healthy"), ("json", '"my/drill"'),
           # run as written in a fresh virtualenv by tests/test_install.py (slow):
           ("sh", "pip install tencentcloud-sdk-python-bda"), ("sh", "bda-emulator[sdk] @ file://"),
-          ("text", "QUEUING ──")]
+          ("text", "QUEUING ──"), ("python", "def test_retries_once"),
+          ("python", "def test_a_wrong_secret_key_is_explained")]
 
 
 def test_every_block_is_checked() -> None:
@@ -325,3 +326,24 @@ def test_task_lifecycle_diagram_names_real_states_and_codes() -> None:
                            diagram))
     assert named and all(any(code.endswith("." + name) or code == name for code in CATALOGUE)
                          for name in named), named
+
+
+def test_parallel_guide_runs_with_four_workers_against_one_emulator(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    from emulator.serve.server import EmulatorServer
+    from emulator.settings import Settings
+
+    (guide,) = _blocks("python", "def test_retries_once")
+    with EmulatorServer(Settings(port=0, workers=2)) as shared:
+        monkeypatch.setenv("BDA_EMULATOR_URL", shared.url)
+        pytester.makepyfile(test_parallel_guide=guide)
+        result = pytester.runpytest_subprocess("-n", "4", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=8)
+
+
+def test_rejection_guide_runs_as_written(pytester: pytest.Pytester) -> None:
+    (guide,) = _blocks("python", "def test_a_wrong_secret_key_is_explained")
+    pytester.makepyfile(test_rejection_guide=guide)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*string to sign*"])

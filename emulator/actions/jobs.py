@@ -115,13 +115,19 @@ class JobRunner:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
 
-    def reset(self) -> None:
-        """Forget every task: queued ones dropped, running ones cancelled (admin reset)."""
-        self._queue.clear()
-        for work in self._work.values():
-            work.cancel.set()
-        self._forced.clear()
-        for task in self.store.clear():
+    def reset(self, owner: str | None = None) -> None:
+        """Forget every task (or one account's): queued ones dropped, running ones cancelled
+        (admin reset, or an account deleted)."""
+        for task in list(self.store):
+            if owner is not None and task.owner != owner:
+                continue
+            if task.task_id in self._queue:
+                self._queue.remove(task.task_id)
+            work = self._work.get(task.task_id)
+            if work is not None:
+                work.cancel.set()
+            self._forced.discard(task.task_id)
+            self.store.delete(task.task_id)
             if task.result_key is not None:
                 self.files.delete(task.result_key)
 
@@ -142,8 +148,9 @@ class JobRunner:
         self.check_capacity(submission.owner)
         estimate = round(self._queued_seconds() / self.settings.workers
                          + self.emulated_seconds(submission.info), 3)
-        task = Task(task_id=_task_id(), owner=submission.owner, created_at=self.clock.now(),
-                    estimated_seconds=estimate, video=submission.info, plan=submission.plan)
+        task = Task(task_id=_task_id(), owner=submission.owner,
+                    created_at=self.clock.now(submission.owner), estimated_seconds=estimate,
+                    video=submission.info, plan=submission.plan)
         self.store.create(task)
         self._work[task.task_id] = _Work(submission)
         self._queue.append(task.task_id)
@@ -216,14 +223,13 @@ class JobRunner:
 
     async def _next(self) -> str:
         while True:
-            now = self.clock.now()
             for task_id in list(self._queue):
                 task = self.store.get(task_id)
                 if task is None:
                     self._queue.remove(task_id)
                     continue
                 held = task.plan.stuck_state == QUEUING and \
-                    now < task.created_at + task.plan.stuck_seconds
+                    self.clock.now(task.owner) < task.created_at + task.plan.stuck_seconds
                 if not held:
                     self._queue.remove(task_id)
                     return task_id
@@ -249,7 +255,8 @@ class JobRunner:
 
     async def _run(self, task_id: str) -> None:
         work = self._work[task_id]
-        started = self.clock.now()
+        owner = work.submission.owner
+        started = self.clock.now(owner)
         task = self.store.transition(task_id, PROCESSING, started)
         loop = asyncio.get_running_loop()
         total = int(task.video["TotalFrames"]) if task.video else 0
@@ -292,12 +299,12 @@ class JobRunner:
                                                                "Duration": 0})
         if task.plan.stuck_state == PROCESSING:
             ready += task.plan.stuck_seconds
-        while self.clock.now() < ready and task_id not in self._forced:
+        while self.clock.now(owner) < ready and task_id not in self._forced:
             await asyncio.sleep(CLOCK_POLL)
         if self.store.get(task_id) is None:  # forgotten by a reset meanwhile
             self.files.delete(key)
             return
-        self.store.transition(task_id, FINISHED, self.clock.now(), result_key=key,
+        self.store.transition(task_id, FINISHED, self.clock.now(owner), result_key=key,
                               result_md5=md5)
 
     def _progress(self, task_id: str, done: int) -> None:
@@ -308,7 +315,9 @@ class JobRunner:
     def _end(self, task_id: str, error: str) -> Task | None:
         if self.store.get(task_id) is None:  # forgotten by a reset meanwhile
             return None
-        return self.store.transition(task_id, FINISHED, self.clock.now(), error=error)
+        owner = self.store.get(task_id)
+        at = self.clock.now(owner.owner if owner else None)
+        return self.store.transition(task_id, FINISHED, at, error=error)
 
 
 def _task_id() -> str:

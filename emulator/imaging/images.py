@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping
 from PIL import Image
 
 from emulator.errors import ApiError
+from emulator.text import clip
 
 MIN_SIDE = 32
 MAX_SIDE = 2000
@@ -87,17 +88,46 @@ def decode_base64(text: str) -> bytes:
     string decodes to no bytes, which :func:`sniff_format` then refuses.
     """
     if len(text) > MAX_BASE64_CHARS:
-        raise ApiError("FailedOperation.ImageSizeExceed")
+        raise ApiError("FailedOperation.ImageSizeExceed",
+                       explain=f"Image: {len(text)} base64 chars, over the {MAX_BASE64_CHARS} "
+                               "allowed (5 MB)")
     size = len(text)
     padding = 2 if text.endswith("==") else 1 if text.endswith("=") else 0
     body = size - padding
     if body % 4 == 1 or padding > (-body) % 4:
-        raise ApiError("FailedOperation.ImageDecodeFailed", reason="invalid base64 data")
+        raise ApiError("FailedOperation.ImageDecodeFailed", reason="invalid base64 data",
+                       explain=_base64_problem(text) or f"Image: {body} base64 chars and "
+                       f"{padding} `=`: no base64 text has that length (a truncated string?)")
     missing = (-size) % 4
     try:  # one pass in C; strict mode refuses anything outside the standard alphabet
         return binascii.a2b_base64(text + "=" * missing if missing else text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
-        raise ApiError("FailedOperation.ImageDecodeFailed", reason="invalid base64 data") from exc
+        raise ApiError("FailedOperation.ImageDecodeFailed", reason="invalid base64 data",
+                       explain=_base64_problem(text) or f"Image: not strict base64 ({exc})"
+                       ) from exc
+
+
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]|=+[^=]")
+
+
+def _base64_problem(text: str) -> str | None:
+    """Where ``text`` stops being standard base64, said without quoting the client's data
+    beyond one character."""
+    if text.startswith("data:"):
+        return "Image: starts with a `data:` URI prefix; send the base64 text only"
+    found = _NOT_BASE64.search(text)
+    if found is None:
+        return None
+    at, char = found.start(), found.group()[0]
+    if char == "=":
+        return f"Image: `=` padding at offset {at}, before the end of the {len(text)} chars"
+    if char in "-_":
+        return (f"Image: `{char}` at offset {at}: the url-safe base64 alphabet; the emulator "
+                "accepts the standard one only (`+` and `/`)")
+    if char.isspace():
+        return (f"Image: whitespace ({char!r}) at offset {at}: the emulator refuses line "
+                "breaks and spaces in base64 (MIME-style wrapping?)")
+    return f"Image: {char!r} at offset {at} is not a base64 character"
 
 
 def sniff_format(data: bytes) -> str:
@@ -110,8 +140,13 @@ def sniff_format(data: bytes) -> str:
         return "BMP"
     name = _unsupported_name(data)
     if name is not None:
-        raise ApiError("FailedOperation.ImageNotSupported", reason=f"{name} is not supported")
-    raise ApiError("FailedOperation.ImageDecodeFailed", reason="not a PNG, JPEG or BMP image")
+        raise ApiError("FailedOperation.ImageNotSupported", reason=f"{name} is not supported",
+                       explain=f"{name} image ({len(data)} bytes): the service takes PNG, JPEG "
+                               "and BMP only")
+    raise ApiError("FailedOperation.ImageDecodeFailed", reason="not a PNG, JPEG or BMP image",
+                   explain="the image is empty (0 bytes)" if not data else
+                   f"the {len(data)} bytes start with {data[:8].hex(' ')}: not the magic bytes "
+                   "of PNG (89 50 4e 47), JPEG (ff d8 ff) or BMP (42 4d)")
 
 
 def _unsupported_name(data: bytes) -> str | None:
@@ -292,7 +327,10 @@ def load_image(data: bytes) -> Image.Image:
         raise ApiError("FailedOperation.ImageResolutionExceed", reason=str(exc)) from exc
     except Exception as exc:  # Pillow raises many types on corrupt data; all mean "undecodable"
         raise ApiError("FailedOperation.ImageDecodeFailed",
-                       reason=f"corrupt {fmt} data ({type(exc).__name__})") from exc
+                       reason=f"corrupt {fmt} data ({type(exc).__name__})",
+                       explain=f"corrupt {fmt} data ({len(data)} bytes, {size[0]}x{size[1]} "
+                               f"by its header): Pillow: {type(exc).__name__}: "
+                               f"{clip(str(exc), 200)}") from exc
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -72,10 +72,30 @@ class Scenario:
         """The same scenario with its state as at loading, loaded at ``now``."""
         return parse(self.document, self.source, now)
 
+    @property
+    def strict(self) -> bool:
+        """Whether every rule's plan must be used up (``"strict": true`` in the document)."""
+        return bool(self.document.get("strict", False))
+
+    def pending(self) -> list[dict[str, Any]]:
+        """What strict rules have left: sequence steps or ``times`` never consumed."""
+        left = []
+        for rule in self.rules:
+            if not (self.strict or rule.strict):
+                continue
+            if rule.sequence and not rule.cycle and rule.position < len(rule.effects):
+                left.append({"scenario": self.name, "rule": rule.name, "kind": "steps",
+                             "unused": len(rule.effects) - rule.position,
+                             "of": len(rule.effects)})
+            elif rule.times is not None and rule.hits < rule.times:
+                left.append({"scenario": self.name, "rule": rule.name, "kind": "times",
+                             "unused": rule.times - rule.hits, "of": rule.times})
+        return left
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "source": self.source,
-                "loaded_at": self.loaded_at, "requests": self.requests,
-                "rules": [rule.describe() for rule in self.rules]}
+                "loaded_at": self.loaded_at, "requests": self.requests, "strict": self.strict,
+                "rules": [rule.describe() for rule in self.rules], "pending": self.pending()}
 
 
 @cache

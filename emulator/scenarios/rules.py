@@ -92,6 +92,7 @@ class Rule:
         self.until = until
         self.probability = probability
         self.document = document or {}
+        self.strict = bool(self.document.get("strict", False))
         self._seed = seed
         self._rng: random.Random | None = None  # ~2.5 KB: made only for rules that draw
         self.matched = 0

@@ -6,7 +6,9 @@ configured, every route but ``/health`` wants ``X-Emulator-Token`` (401 otherwis
 
 Routes: ``GET /health``; ``GET|PUT|DELETE /scenarios``, ``DELETE /scenarios/<name>``;
 ``POST /reset``; ``GET|DELETE /requests``; ``GET /coverage``; ``GET|POST /clock``;
-``GET /tasks``, ``POST /tasks/<TaskID>`` (a manual state move).
+``GET /tasks``, ``POST /tasks/<TaskID>`` (a manual state move); ``POST /accounts``,
+``DELETE /accounts/<SecretId>``. Scenarios, requests, coverage, clock and reset take
+``?account=<SecretId>``: that account's namespace instead of the global one.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ import emulator
 from emulator import strictjson
 from emulator.errors import ApiError
 from emulator.scenarios.loading import ScenarioError, bundled_names, load_text
-from emulator.serve.keys import CLOCK, COVERAGE, JOURNAL, SCENARIOS, SERVICES, SETTINGS, TASKS
+from emulator.serve.keys import (
+    CLOCK,
+    COVERAGE,
+    CREDENTIALS,
+    JOURNAL,
+    SCENARIOS,
+    SERVICES,
+    SETTINGS,
+    TASKS,
+)
 from emulator.state.tasks import Task
 from emulator.wire.request import MIB, read_body
 
@@ -103,16 +114,32 @@ async def health(request: web.Request) -> web.Response:
                   "emulator": emulator.__version__})
 
 
+def _account(request: web.Request) -> str | None:
+    """The namespace a call is about: ``?account=<SecretId>`` of an account created at run
+    time, or None (the global namespace)."""
+    account = request.query.get("account")
+    if account is None or account == "":
+        return None
+    if not request.app[CREDENTIALS].is_namespace(account):
+        raise _BadRequest(f"no account created at run time named {account[:64]!r}")
+    return account
+
+
 async def list_scenarios(request: web.Request) -> web.Response:
-    """Active scenarios with each rule's hit counts, those used per request, and the bundled."""
-    return _json({**request.app[SCENARIOS].describe(), "bundled": bundled_names()})
+    """Active scenarios with each rule's hit counts, those used per request, what strict ones
+    have left (``pending``), and the bundled names."""
+    return _json({**request.app[SCENARIOS].describe(_account(request)),
+                  "bundled": bundled_names()})
 
 
 async def put_scenario(request: web.Request) -> web.Response:
-    """Add a scenario (201) or replace the one of the same name (200)."""
+    """Add a scenario (201) or replace the one of the same name (200), in the global
+    namespace or, with ``?account=``, in that account's (it then sees only its requests)."""
+    account = _account(request)
     try:
-        scenario = load_text(await _body(request), "request body", request.app[CLOCK].now())
-        replaced = request.app[SCENARIOS].put(scenario)
+        scenario = load_text(await _body(request), "request body",
+                             request.app[CLOCK].now(account))
+        replaced = request.app[SCENARIOS].put(scenario, account)
     except ScenarioError as exc:  # ScenarioLimit too: 400 naming the limit
         raise _BadRequest(str(exc)) from exc
     return _json({"status": "replaced" if replaced else "created",
@@ -122,61 +149,66 @@ async def put_scenario(request: web.Request) -> web.Response:
 
 async def delete_scenarios(request: web.Request) -> web.Response:
     name = request.match_info.get("name")
-    store = request.app[SCENARIOS]
+    store, account = request.app[SCENARIOS], _account(request)
     if name is None:
-        return _json({"status": "cleared", "removed": store.clear()})
-    if not store.delete(name):
+        return _json({"status": "cleared", "removed": store.clear(account)})
+    if not store.delete(name, account):
         return _error(404, f"no active scenario named {name!r}")
     return _json({"status": "deleted", "name": name})
 
 
 async def reset(request: web.Request) -> web.Response:
-    """The start state: scenarios loaded at start, fresh counters, empty journal, wall clock."""
-    app = request.app
-    app[CLOCK].reset()
-    now = app[CLOCK].now()
-    app[SCENARIOS].reset(now)
-    app[JOURNAL].clear()
-    app[COVERAGE].reset(now)
-    app[SERVICES].jobs.reset()
-    return _json({"status": "reset", "now": now,
-                              "scenarios": list(app[SCENARIOS].active)})
+    """The start state: scenarios loaded at start, fresh counters, empty journal, wall clock,
+    no tasks. With ``?account=``: only that account's namespace (its scenarios, clock,
+    journal entries, coverage and tasks) — what parallel suites use instead."""
+    app, account = request.app, _account(request)
+    app[CLOCK].reset(account)
+    now = app[CLOCK].now(account)
+    app[SCENARIOS].reset(now, account)
+    app[JOURNAL].clear(account)
+    app[COVERAGE].reset(now, account)
+    app[SERVICES].jobs.reset(account)
+    return _json({"status": "reset", "now": now, "account": account,
+                  "scenarios": [s["name"] for s in app[SCENARIOS].describe(account)["scenarios"]]})
 
 
 async def list_requests(request: web.Request) -> web.Response:
-    """The journal, oldest first, filtered by ``since`` (epoch s), ``code``, ``secret_id``."""
+    """The journal, oldest first, filtered by ``since`` (epoch s), ``code``, ``secret_id``
+    (or ``account``)."""
     query = request.query
     since = _number(query, "since")
     limit = _number(query, "limit")
     journal = request.app[JOURNAL]
     entries = journal.query(since=since, code=query.get("code"),
-                            secret_id=query.get("secret_id"))
+                            secret_id=query.get("secret_id") or query.get("account"))
     if limit is not None:
         if limit < 1:
             raise _BadRequest("limit must be >= 1")
         entries = entries[-int(limit):]
     return _json({"requests": [e.to_json() for e in entries], "count": len(entries),
-                              "size": journal.size, "recorded": journal.recorded,
-                              "dropped": journal.recorded - len(journal)})
+                  "size": journal.size, "recorded": journal.recorded,
+                  "dropped": journal.recorded - len(journal)})
 
 
 async def clear_requests(request: web.Request) -> web.Response:
-    return _json({"status": "cleared", "removed": request.app[JOURNAL].clear()})
+    return _json({"status": "cleared", "removed": request.app[JOURNAL].clear(_account(request))})
 
 
 async def coverage(request: web.Request) -> web.Response:
-    return _json(request.app[COVERAGE].report())
+    return _json(request.app[COVERAGE].report(_account(request)))
 
 
 async def get_clock(request: web.Request) -> web.Response:
-    clock = request.app[CLOCK]
-    return _json({"now": clock.now(), "offset": clock.offset})
+    clock, account = request.app[CLOCK], _account(request)
+    return _json({"now": clock.now(account), "offset": clock.offset,
+                  "account_offset": clock.account_offset(account) if account else 0.0})
 
 
 async def post_clock(request: web.Request) -> web.Response:
-    """``{"set": epoch}``, ``{"offset": seconds}`` (a relative shift) or ``{"reset": true}``."""
+    """``{"set": epoch}``, ``{"offset": seconds}`` (a relative shift) or ``{"reset": true}``;
+    with ``?account=`` only that account's clock (its signatures, windows and tasks)."""
     body = await _json_body(request)
-    clock = request.app[CLOCK]
+    clock, account = request.app[CLOCK], _account(request)
     if not isinstance(body, dict) or len(body) != 1 or not {"set", "offset", "reset"} >= set(body):
         raise _BadRequest('expected exactly one of {"set": epoch}, {"offset": seconds}, '
                           '{"reset": true}')
@@ -184,15 +216,52 @@ async def post_clock(request: web.Request) -> web.Response:
     if key == "reset":
         if value is not True:
             raise _BadRequest('"reset" must be true')
-        clock.reset()
+        clock.reset(account)
     elif isinstance(value, bool) or not isinstance(value, int | float):
         raise _BadRequest(f'"{key}" must be a number of seconds')
     elif key == "set":
-        clock.set(_epoch(key, value))
+        clock.set(_epoch(key, value), account)
     else:
-        _epoch(key, clock.now() + value)
-        clock.shift(float(value))
-    return _json({"now": clock.now(), "offset": clock.offset})
+        _epoch(key, clock.now(account) + value)
+        clock.shift(float(value), account)
+    return await get_clock(request)
+
+
+async def create_account(request: web.Request) -> web.Response:
+    """A new account (201 with its SecretId and SecretKey): ``{}`` or ``{"state", "token",
+    "expires_at" (epoch s), "name"}``. Tests use one each as their namespace."""
+    body = await _json_body(request) if request.content_length else {}
+    allowed = {"state", "token", "expires_at", "name"}
+    if not isinstance(body, dict) or set(body) - allowed:
+        raise _BadRequest(f"expected an object with some of {sorted(allowed)}")
+    token, expires, name = body.get("token"), body.get("expires_at"), body.get("name", "")
+    if token is not None and (not isinstance(token, str) or not 0 < len(token) <= 256):
+        raise _BadRequest('"token" must be a string of 1-256 characters')
+    if expires is not None and (isinstance(expires, bool) or not isinstance(expires, int)):
+        raise _BadRequest('"expires_at" must be epoch seconds (an integer)')
+    if not isinstance(name, str) or len(name) > 128:
+        raise _BadRequest('"name" must be a string of at most 128 characters')
+    try:
+        account = request.app[CREDENTIALS].create(state=body.get("state", "active"),
+                                                  token=token, expires_at=expires, name=name)
+    except (ValueError, TypeError) as exc:
+        raise _BadRequest(str(exc)) from exc
+    return _json({"secret_id": account.secret_id, "secret_key": account.secret_key,
+                  "state": account.state, "token": account.token,
+                  "expires_at": account.expires_at, "name": account.name}, status=201)
+
+
+async def delete_account(request: web.Request) -> web.Response:
+    """Forget an account created at run time and everything scoped to it."""
+    app, secret_id = request.app, request.match_info["secret_id"]
+    if not app[CREDENTIALS].delete(secret_id):
+        return _error(404, f"no account created at run time named {secret_id[:64]!r}")
+    app[SCENARIOS].forget(secret_id)
+    app[CLOCK].reset(secret_id)
+    app[JOURNAL].clear(secret_id)
+    app[COVERAGE].reset(app[CLOCK].now(), secret_id)
+    app[SERVICES].jobs.reset(secret_id)
+    return _json({"status": "deleted", "secret_id": secret_id})
 
 
 def _epoch(key: str, value: float) -> float:
@@ -253,6 +322,8 @@ _ROUTES: dict[str, dict[str, Handler]] = {
     "/coverage": {"GET": coverage},
     "/clock": {"GET": get_clock, "POST": post_clock},
     "/tasks": {"GET": list_tasks},
+    "/accounts": {"POST": create_account},
+    "/accounts/{secret_id:[A-Za-z0-9]{1,128}}": {"DELETE": delete_account},
     "/tasks/{task_id:[0-9]{1,24}}": {"POST": move_task},
 }
 

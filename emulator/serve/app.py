@@ -192,7 +192,7 @@ async def api(request: web.Request) -> web.StreamResponse:
     finally:
         entry = trace.entry(request.method, at, time.perf_counter() - started)
         app[JOURNAL].record(entry)
-        app[COVERAGE].count(trace.code, trace.facts.action)
+        app[COVERAGE].count(trace.code, trace.facts.action, trace.scope)
         accesslog.emit(entry, app[SETTINGS].log_format)
 
 
@@ -224,9 +224,14 @@ async def _handle(request: web.Request, raw: RawRequest, language: Language,
     """Facts, the scenarios' decision, then a fault, an injected error or the real answer."""
     app = request.app
     header = raw.headers.get(SCENARIO_HEADER)
-    trace.facts = await _facts(app, raw, app[SCENARIOS].needs_image(header, app[CLOCK].now()))
+    trace.facts = await _facts(app, raw, False)
+    claimed = trace.facts.secret_id  # the request's own namespace, when it names an account
+    trace.scope = claimed if app[CREDENTIALS].is_namespace(claimed) else None
+    now = app[CLOCK].now(trace.scope)
+    if app[SCENARIOS].needs_image(header, now, trace.scope):  # hashing megabytes: only then
+        trace.facts = await _facts(app, raw, True)
     try:
-        decision = app[SCENARIOS].decide(trace.facts, app[CLOCK].now(), header)
+        decision = app[SCENARIOS].decide(trace.facts, now, header, trace.scope)
     except UnknownScenario as exc:  # say so to the client, in its language
         raise ApiError("InvalidParameter", **unknown_reasons(header or "")) from exc
     except ScenarioError as exc:
@@ -255,7 +260,7 @@ async def _answer(app: web.Application, raw: RawRequest, language: Language,
                   trace: Trace, directives: Directives) -> tuple[web.Response, str]:
     """Normal processing: the reply and its outcome code."""
     try:
-        outcome = await _dispatch(app, raw, directives)
+        outcome = await _dispatch(app, raw, directives, trace.scope)
     except ApiError as error:
         trace.failed(error)
         return failure(error, language, trace.request_id), error.code
@@ -283,16 +288,17 @@ async def _read(request: web.Request) -> RawRequest:
     return RawRequest(request.method, path, query, headers, body)
 
 
-async def _dispatch(app: web.Application, raw: RawRequest, directives: Directives) -> Outcome:
+async def _dispatch(app: web.Application, raw: RawRequest, directives: Directives,
+                    scope: str | None) -> Outcome:
     if raw.path != "/":
         raise ApiError("UnsupportedOperation",
                        reason=f"the path `{raw.path[:100]}` is not served; API 3.0 calls go to `/`")
     call = await offload.run(app[SERVICES].prep, len(raw.body), admit, raw,
                              credentials=app[CREDENTIALS], regions=REGIONS,
-                             now=app[CLOCK].now(), ttl=app[SETTINGS].signature_ttl)
+                             now=app[CLOCK].now(scope), ttl=app[SETTINGS].signature_ttl)
     action = ACTIONS[call.action]
     if action.rate is not None and not app[RATES].allow(call.account.secret_id, call.action,
-                                                        action.rate, app[CLOCK].now()):
+                                                        action.rate, app[CLOCK].now(scope)):
         raise ApiError("RequestLimitExceeded",
                        explain=f"over {action.rate} requests per second for {call.action}")
     return await action.handler(app[SERVICES], call, raw, directives)

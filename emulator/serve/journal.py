@@ -16,6 +16,8 @@ from typing import Any
 from emulator.errors import ACTION_CODES, BDA_CODES, CATALOGUE, COMMON_CODES
 
 OK = "OK"
+#: Accounts whose coverage is kept apart (the oldest forgotten first).
+MAX_ACCOUNTS = 10_000
 
 #: Coverage groups: the action's documented codes, the rest of bda's, the common ones.
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -76,8 +78,13 @@ class Journal:
                 if (since is None or e.time >= since) and (code is None or e.code == code)
                 and (secret_id is None or e.secret_id == secret_id)]
 
-    def clear(self) -> int:
-        """Forget every entry; returns how many there were."""
+    def clear(self, secret_id: str | None = None) -> int:
+        """Forget every entry (or those of one SecretId); returns how many went."""
+        if secret_id is not None:
+            kept = [e for e in self._entries if e.secret_id != secret_id]
+            removed = len(self._entries) - len(kept)
+            self._entries = deque(kept, maxlen=self.size)
+            return removed
         removed = len(self._entries)
         self._entries.clear()
         self.recorded = 0
@@ -103,21 +110,35 @@ class Coverage:
         self.actions = dict(actions or {})
         self._counts: Counter[str] = Counter()
         self._per_action: dict[str, Counter[str]] = {name: Counter() for name in self.actions}
+        self._accounts: dict[str, Coverage] = {}
 
-    def count(self, code: str, action: str | None = None) -> None:
+    def count(self, code: str, action: str | None = None, account: str | None = None) -> None:
         self._counts[code] += 1
         if action in self._per_action:  # only emulated actions: a client names any it likes
             self._per_action[action][code] += 1
+        if account is not None:  # a known account's namespace (bounded like the accounts)
+            own = self._accounts.get(account)
+            if own is None:
+                if len(self._accounts) >= MAX_ACCOUNTS:
+                    del self._accounts[next(iter(self._accounts))]
+                own = self._accounts[account] = Coverage(self.since, self.actions)
+            own.count(code, action)
 
-    def reset(self, since: float) -> None:
+    def reset(self, since: float, account: str | None = None) -> None:
+        if account is not None:
+            self._accounts.pop(account, None)
+            return
         self.since = since
         self._counts.clear()
+        self._accounts.clear()
         for counts in self._per_action.values():
             counts.clear()
 
-    def report(self) -> dict[str, Any]:
+    def report(self, account: str | None = None) -> dict[str, Any]:
         """Returned and never-returned documented codes per group and per action, plus the
-        other outcomes (transport faults)."""
+        other outcomes (transport faults); of one account's namespace when asked."""
+        if account is not None:
+            return self._accounts.get(account, Coverage(self.since, self.actions)).report()
         groups = {name: _group(codes, self._counts) for name, codes in GROUPS.items()}
         others = {code: n for code, n in sorted(self._counts.items())
                   if code != OK and code not in CATALOGUE}

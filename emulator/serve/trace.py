@@ -11,7 +11,7 @@ from emulator.text import clip
 __all__ = ["MAX_EXPLAIN_CHARS", "Trace"]
 
 #: The journal keeps this much of a failure's explanation.
-MAX_EXPLAIN_CHARS = 1024
+MAX_EXPLAIN_CHARS = 4096
 
 
 class Trace:
@@ -25,6 +25,7 @@ class Trace:
         self.rules: list[str] = []
         self.explain: str | None = None
         self.task: tuple[str, str] | None = None  # (TaskID, TaskStatus) the request touched
+        self.scope: str | None = None  # the known account whose namespace the request is in
 
     def failed(self, error: ApiError) -> None:
         """Note a failure's code and, clipped, its explanation or detailed reason.

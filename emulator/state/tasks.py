@@ -82,7 +82,7 @@ class TaskStore(Protocol):
     def transition(self, task_id: str, state: State, at: float, **changes: Any) -> Task: ...
     def update(self, task_id: str, **changes: Any) -> Task: ...
     def running(self, owner: str) -> int: ...
-    def clear(self) -> list[Task]: ...
+    def delete(self, task_id: str) -> None: ...
     def __iter__(self) -> Iterator[Task]: ...
 
 
@@ -131,10 +131,8 @@ class MemoryTasks:
             if self.on_evict is not None:
                 self.on_evict(oldest)
 
-    def clear(self) -> list[Task]:
-        gone = list(self._tasks.values())
-        self._tasks.clear()
-        return gone
+    def delete(self, task_id: str) -> None:
+        self._tasks.pop(task_id, None)
 
     def __iter__(self) -> Iterator[Task]:
         return iter(list(self._tasks.values()))

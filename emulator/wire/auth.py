@@ -10,7 +10,9 @@ The ways the official clients really sign (reference section 3.3) are all accept
   ``X-TC-Timestamp``;
 * ``X-TC-Content-SHA256: UNSIGNED-PAYLOAD`` makes the payload hash that of the literal string.
 
-The clock is never read here: callers pass ``now``.
+What a client may have signed (:func:`tc3_candidates`, :func:`v1_candidates`) is computed
+without the key, so a rejection can show it (:mod:`emulator.wire.diagnosis`) with nothing
+secret in it. The clock is never read here: callers pass ``now``.
 """
 
 from __future__ import annotations
@@ -138,6 +140,53 @@ def acceptable_services(host: str) -> set[str]:
     return {SERVICE, bare.split(".")[0], _strip_port(bare).split(".")[0]}
 
 
+def tc3_payload_hash(headers: Mapping[str, str], body: bytes) -> str:
+    """The hashed payload: of ``body``, or of the literal string when the client sent
+    ``X-TC-Content-SHA256: UNSIGNED-PAYLOAD``."""
+    if headers.get("x-tc-content-sha256", "").strip() == UNSIGNED_PAYLOAD:
+        return sha256_hex(UNSIGNED_PAYLOAD.encode())
+    return sha256_hex(body)
+
+
+@dataclass(frozen=True, slots=True)
+class Tc3Candidate:
+    """What the client may have signed, for one spelling of the host (no key involved)."""
+
+    host: str
+    headers: tuple[tuple[str, str], ...]  # the signed (name, value) pairs, in SignedHeaders order
+    payload_hash: str
+    canonical_request: str
+    string_to_sign: str
+
+
+def tc3_candidates(*, auth: Tc3Authorization, method: str, query: str,
+                   headers: Mapping[str, str], body: bytes,
+                   timestamp: str) -> list[Tc3Candidate]:
+    """The canonical request and string to sign for every spelling of
+    :func:`host_variants`; a signed header the request lacks is signed with an empty value."""
+    payload_hash = tc3_payload_hash(headers, body)
+    candidates = []
+    for host in host_variants(headers.get("host", "")):
+        pairs = tuple((name, host if name == "host" else headers.get(name, ""))
+                      for name in auth.signed_headers)
+        canonical = tc3_canonical_request(method, query, pairs, payload_hash)
+        sts = tc3_string_to_sign(timestamp, auth.date, auth.service, canonical)
+        candidates.append(Tc3Candidate(host, pairs, payload_hash, canonical, sts))
+    return candidates
+
+
+def tc3_matches(candidates: Iterable[Tc3Candidate], *, auth: Tc3Authorization,
+                secret_key: str) -> bool:
+    """Whether one candidate's string to sign, signed with ``secret_key``, gives the
+    client's signature (every candidate is computed: the time does not tell which)."""
+    key = tc3_signing_key(secret_key, auth.date, auth.service)
+    ok = False
+    for candidate in candidates:
+        expected = hmac.new(key, _utf8(candidate.string_to_sign), hashlib.sha256).hexdigest()
+        ok |= hmac.compare_digest(expected, auth.signature)
+    return ok
+
+
 def verify_tc3(*, auth: Tc3Authorization, secret_key: str, method: str, query: str,
                headers: Mapping[str, str], body: bytes, timestamp: str) -> bool:
     """Whether the request carries a valid v3 signature made with ``secret_key``.
@@ -145,20 +194,9 @@ def verify_tc3(*, auth: Tc3Authorization, secret_key: str, method: str, query: s
     ``headers`` maps lower-cased names to values as received; the ``host`` entry is tried in
     every spelling of :func:`host_variants`.
     """
-    if headers.get("x-tc-content-sha256", "").strip() == UNSIGNED_PAYLOAD:
-        payload_hash = sha256_hex(UNSIGNED_PAYLOAD.encode())
-    else:
-        payload_hash = sha256_hex(body)
-    key = tc3_signing_key(secret_key, auth.date, auth.service)
-    ok = False
-    for host in host_variants(headers.get("host", "")):
-        pairs = [(name, host if name == "host" else headers.get(name, ""))
-                 for name in auth.signed_headers]
-        canonical = tc3_canonical_request(method, query, pairs, payload_hash)
-        sts = tc3_string_to_sign(timestamp, auth.date, auth.service, canonical)
-        expected = hmac.new(key, _utf8(sts), hashlib.sha256).hexdigest()
-        ok |= hmac.compare_digest(expected, auth.signature)
-    return ok
+    return tc3_matches(tc3_candidates(auth=auth, method=method, query=query, headers=headers,
+                                      body=body, timestamp=timestamp),
+                       auth=auth, secret_key=secret_key)
 
 
 def v1_string_to_sign(method: str, host: str, params: Iterable[tuple[str, str]]) -> str:
@@ -174,13 +212,27 @@ def v1_signature(secret_key: str, string_to_sign: str, method: str = "HmacSHA1")
     return base64.b64encode(mac.digest()).decode("ascii")
 
 
+def v1_candidates(method: str, host: str,
+                  params: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(host spelling, string to sign) for every spelling of :func:`host_variants`."""
+    pairs = list(params)
+    return [(candidate, v1_string_to_sign(method, candidate, pairs))
+            for candidate in host_variants(host)]
+
+
+def v1_matches(candidates: Iterable[tuple[str, str]], *, secret_key: str, signature: str,
+               signature_method: str) -> bool:
+    """Whether one candidate string to sign, signed with ``secret_key``, gives ``signature``."""
+    ok = False
+    for _, sts in candidates:
+        expected = v1_signature(secret_key, sts, signature_method)
+        ok |= hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+    return ok
+
+
 def verify_v1(*, secret_key: str, method: str, host: str, params: Sequence[tuple[str, str]],
               signature: str, signature_method: str) -> bool:
     """Whether ``signature`` is the v1 signature of ``params`` (host tried with and without
     a scheme prefix; the official SDKs sign it with the port)."""
-    ok = False
-    for candidate in host_variants(host):
-        sts = v1_string_to_sign(method, candidate, params)
-        expected = v1_signature(secret_key, sts, signature_method)
-        ok |= hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
-    return ok
+    return v1_matches(v1_candidates(method, host, params), secret_key=secret_key,
+                      signature=signature, signature_method=signature_method)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hmac
 import json
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ STATE_ERRORS: Mapping[str, str] = {
     "not_activated": "ResourceUnavailable.NotExist",
     "unauthorized": "AuthFailure.UnauthorizedOperation",
 }
+#: Every account state a credentials file or ``POST /_emulator/accounts`` may give.
+STATES: tuple[str, ...] = ("active", *STATE_ERRORS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,29 +49,52 @@ class Account:
     name: str = ""
 
     def check_token(self, token: str | None, now: float) -> None:
-        """Temporary keys need their token, unexpired; long-term keys must not send one."""
+        """Temporary keys need their token, unexpired; long-term keys must not send one.
+
+        The ``explain`` says which, never what either token is (only its length)."""
+        sid = f"SecretId `{self.secret_id}`"
         if self.token is None:
             if token:
                 raise ApiError("AuthFailure.TokenFailure",
                                reason="a token was sent with long-term credentials",
-                               reason_zh="长期密钥的请求不能携带 token。")
+                               reason_zh="长期密钥的请求不能携带 token。",
+                               explain=f"unexpected token: {sid} is a long-term key (its "
+                                       f"account has no token), yet the request sent one "
+                                       f"({len(token)} chars in X-TC-Token or Token); send "
+                                       "a token only with temporary keys")
             return
         if not token:
             raise ApiError("AuthFailure.TokenFailure",
                            reason="temporary credentials need `X-TC-Token`",
-                           reason_zh="临时密钥的请求必须携带 `X-TC-Token`。")
+                           reason_zh="临时密钥的请求必须携带 `X-TC-Token`。",
+                           explain=f"missing token: {sid} is a temporary key; its requests "
+                                   "need its token in X-TC-Token (TC3) or Token (v1), and "
+                                   "none was sent")
         if not hmac.compare_digest(token.encode(), self.token.encode()):
             raise ApiError("AuthFailure.TokenFailure", reason="the token does not match",
-                           reason_zh="token 与临时密钥不匹配。")
+                           reason_zh="token 与临时密钥不匹配。",
+                           explain=f"wrong token: the one sent ({len(token)} chars) is not "
+                                   f"the token of temporary {sid} ({len(self.token)} chars)")
         if self.expires_at is not None and now >= self.expires_at:
             raise ApiError("AuthFailure.TokenFailure", reason="the token has expired",
-                           reason_zh="token 已过期。")
+                           reason_zh="token 已过期。",
+                           explain=f"expired token: temporary {sid} expired at "
+                                   f"{self.expires_at} (UNIX seconds, its `expires_at`); the "
+                                   f"emulator's clock is {now:.3f}, "
+                                   f"{now - self.expires_at:.3f} s later")
 
     def check_state(self) -> None:
         """Raise the error of a non-active account (after its signature was verified)."""
         code = STATE_ERRORS.get(self.state)
         if code is not None and code != "AuthFailure.SecretIdNotFound":
-            raise ApiError(code)
+            raise ApiError(code, explain=f"the account of SecretId `{self.secret_id}`"
+                                         f"{f' ({self.name})' if self.name else ''} has state "
+                                         f"`{self.state}`: every request signed with it "
+                                         f"answers {code}")
+
+
+#: Accounts created at run time, at most (each holds little, but a client controls the count).
+MAX_RUNTIME_ACCOUNTS = 10_000
 
 
 class CredentialsError(ConfigError):
@@ -77,13 +103,15 @@ class CredentialsError(ConfigError):
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """The accounts, by SecretId."""
+    """The accounts, by SecretId: those of the credentials file, and those created at run time
+    (``POST /_emulator/accounts``: one per test, as a namespace), bounded in number."""
 
     accounts: Mapping[str, Account]
+    runtime: dict[str, Account] = field(default_factory=dict)
 
     def find(self, secret_id: str) -> Account:
         """The usable account, or ``AuthFailure.SecretIdNotFound`` (unknown or disabled)."""
-        account = self.accounts.get(secret_id)
+        account = self.runtime.get(secret_id) or self.accounts.get(secret_id)
         if account is None or account.state == "disabled":
             raise ApiError("AuthFailure.SecretIdNotFound")
         return account
@@ -126,6 +154,30 @@ class Credentials:
                 name=entry.get("name", ""))
         return cls(accounts)
 
+
+    def create(self, *, state: str = "active", token: str | None = None,
+               expires_at: int | None = None, name: str = "") -> Account:
+        """A new account with fresh random keys (``ValueError`` past ``MAX_RUNTIME_ACCOUNTS``
+        or for an unknown state)."""
+        if state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}")
+        if len(self.runtime) >= MAX_RUNTIME_ACCOUNTS:
+            raise ValueError(f"{MAX_RUNTIME_ACCOUNTS} accounts exist; delete some first")
+        account = Account(secret_id="AKID" + secrets.token_hex(16).upper(),
+                          secret_key=secrets.token_urlsafe(24), state=state, token=token,
+                          expires_at=expires_at, name=name)
+        self.runtime[account.secret_id] = account
+        return account
+
+    def delete(self, secret_id: str) -> bool:
+        """Forget an account created at run time (those of the file stay)."""
+        return self.runtime.pop(secret_id, None) is not None
+
+    def is_namespace(self, secret_id: str | None) -> bool:
+        """Whether ``secret_id`` names an account created at run time: those are namespaces
+        (their requests see their own scenarios, clock and coverage); the file's accounts
+        share the global namespace, as before accounts could be created."""
+        return secret_id is not None and secret_id in self.runtime
 
 def _epoch(value: str | int, where: str) -> int:
     """UNIX seconds, or an ISO 8601 date-time with its time zone (``Z`` or ``+08:00``): a

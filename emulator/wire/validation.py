@@ -5,6 +5,11 @@ jsonschema reports every failure at once; the real service answers with one code
 UnknownParameter, then InvalidParameter (wrong type), then InvalidParameterValue, and within a
 kind the smallest dotted path. Names are dotted the way Tencent spells them (``Key.0.Name``).
 
+Each error also carries an ``explain`` for the journal (never on the wire): the JSON pointer of
+the offending member, the schema rule it broke and where that rule is in the schema file, the
+JSON type received — the value itself only when it is at most 16 characters — and how many
+other failures the reply does not name.
+
 Deviations (the real rules are unconfirmed): a JSON ``null`` is a type error, not an absent
 member; v1/GET booleans accept ``True``/``False`` as the Python SDK sends them; array indices
 in flattened names must be ``0..n-1`` without gaps.
@@ -22,11 +27,17 @@ from jsonschema import Draft202012Validator
 
 from emulator.errors import ApiError
 from emulator.resources import schema_path
+from emulator.strictjson import pointer
+from emulator.text import clean
 
 MAX_DEPTH = 8
 """Most dot-separated segments a flattened name may have (the schema needs three at most)."""
 
 _MAX_SHOWN = 200
+#: A received value is quoted in ``explain`` up to this many characters, else only described.
+_MAX_VALUE = 16
+#: Other failures named in ``explain`` besides the one answered.
+_MAX_OTHERS = 3
 _RANK: Mapping[str, int] = MappingProxyType({
     "MissingParameter": 0, "UnknownParameter": 1, "InvalidParameter": 2,
     "InvalidParameterValue": 3})
@@ -35,6 +46,8 @@ _BOOLEANS: Mapping[str, bool] = MappingProxyType(
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _INDEX = re.compile(r"0|[1-9][0-9]*")
+#: A schema failure: (rank, dotted name, jsonschema's error, the member it names or None)
+_Candidate = tuple[int, str, Any, str | None]
 _JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
                (list, "array"), (Mapping, "object"))
 
@@ -55,6 +68,53 @@ def _json_type(value: Any) -> str:
         if isinstance(value, python_type):
             return name
     return type(value).__name__
+
+
+def _received(value: Any) -> str:
+    """The JSON type received, with the value only when it is short: never a long string."""
+    kind = _json_type(value)
+    if isinstance(value, Mapping):
+        return f"object of {len(value)} members"
+    if isinstance(value, list):
+        return f"array of {len(value)} items"
+    if isinstance(value, str):
+        if len(value) > _MAX_VALUE:
+            return f"string of {len(value)} chars"
+        return f"string {clean(json.dumps(value, ensure_ascii=False))}"
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        return kind
+    return f"{kind} {text}" if len(text) <= _MAX_VALUE else f"{kind} of {len(text)} chars"
+
+
+def _pointer(path: Iterable[Any]) -> str:
+    """A JSON pointer fit for the journal: client-chosen keys can be megabytes long."""
+    return clean(_shown(pointer(list(path))))
+
+
+def _candidates(error: Any) -> list[_Candidate]:
+    """The wire errors one jsonschema error stands for (several for required/additional),
+    kept light: the :class:`ApiError` is built for the one answered only."""
+    path = list(error.absolute_path)
+    instance = error.instance
+    keyword = error.validator
+    if keyword == "required" and isinstance(instance, Mapping):
+        return [(_RANK["MissingParameter"], _dotted([*path, name]), error, name)
+                for name in error.validator_value if name not in instance]
+    if keyword == "additionalProperties" and isinstance(instance, Mapping):
+        known = error.schema.get("properties", {})
+        return [(_RANK["UnknownParameter"], _dotted([*path, name]), error, name)
+                for name in instance if name not in known]
+    code = "InvalidParameter" if keyword == "type" else "InvalidParameterValue"
+    return [(_RANK[code], _dotted(path), error, None)]
+
+
+def _where(candidate: _Candidate) -> str:
+    """The JSON pointer of the offending member."""
+    _, _, error, member = candidate
+    path = list(error.absolute_path)
+    return _pointer(path if member is None else [*path, member])
 
 
 def _declared_type(schema: Mapping[str, Any] | None) -> str | None:
@@ -83,57 +143,66 @@ def _value_reason(name: str, keyword: str, expected: Any) -> str:
 class RequestValidator:
     """One action's request schema, compiled once, raising :class:`ApiError` on bad input."""
 
-    def __init__(self, schema: Mapping[str, Any]) -> None:
+    def __init__(self, schema: Mapping[str, Any], name: str = "") -> None:
         Draft202012Validator.check_schema(schema)
         self.schema: Mapping[str, Any] = schema
+        self.name = name  # how ``explain`` names the schema: its file name
         self._validator = Draft202012Validator(schema)
 
     @classmethod
     def for_action(cls, action: str) -> RequestValidator:
         """The validator of ``schemas/<action>.request.schema.json``."""
         path = schema_path(f"{action}.request.schema.json")
-        return cls(json.loads(path.read_text(encoding="utf-8")))
+        return cls(json.loads(path.read_text(encoding="utf-8")), path.name)
 
     def validate(self, params: Mapping[str, Any]) -> None:
         """Raise the one :class:`ApiError` the service would answer for ``params``, if any."""
         if not isinstance(params, Mapping):
             raise ApiError("InvalidParameter", reason="Request parameters type error, expected "
                            f"object, got {_json_type(params)}.")
-        candidates: list[tuple[int, str, ApiError]] = []
+        candidates: list[_Candidate] = []
         for error in self._validator.iter_errors(params):
-            candidates.extend(self._map(error))
+            candidates.extend(_candidates(error))
         if candidates:
-            raise min(candidates, key=lambda c: (c[0], c[1]))[2]
+            candidates.sort(key=lambda c: (c[0], c[1]))
+            chosen = self._error(candidates[0])
+            others = len(candidates) - 1
+            if others:
+                named = ", ".join(f"{_where(c)} ({c[2].validator})"
+                                  for c in candidates[1:1 + _MAX_OTHERS])
+                more = others - _MAX_OTHERS
+                chosen.explain = (f"{chosen.explain}\n{others} other schema failure"
+                                  f"{'s' if others > 1 else ''}, not answered: {named}"
+                                  + (f", … ({more} more)" if more > 0 else ""))
+            raise chosen
 
-    def _map(self, error: Any) -> list[tuple[int, str, ApiError]]:
-        """The wire errors one jsonschema error stands for (several for required/additional)."""
-        path = list(error.absolute_path)
-        instance = error.instance
+    def _error(self, candidate: _Candidate) -> ApiError:
+        """The wire error of one candidate, with its ``explain``."""
+        _, name, error, member = candidate
         keyword = error.validator
-        if keyword == "required" and isinstance(instance, Mapping):
-            return [self._entry("MissingParameter", _dotted([*path, name]))
-                    for name in error.validator_value if name not in instance]
-        if keyword == "additionalProperties" and isinstance(instance, Mapping):
-            known = error.schema.get("properties", {})
-            return [self._entry("UnknownParameter", _dotted([*path, name]))
-                    for name in instance if name not in known]
-        name = _dotted(path)
+        where = f"{_where(candidate)}: rule `{keyword}`"
+        rule = f" (schema: {self.name}#{_pointer(error.schema_path)})"
+        if keyword == "required" and member is not None:
+            return ApiError("MissingParameter", param=_shown(name),
+                            explain=f"{where}: the member is absent{rule}")
+        if keyword == "additionalProperties" and member is not None:
+            defined = ", ".join(sorted(error.schema.get("properties", {}))) or "none"
+            return ApiError("UnknownParameter", param=_shown(name),
+                            explain=f"{where}: the schema defines no such member there (it "
+                                    f"has: {_shown(defined)}); got "
+                                    f"{_received(error.instance[member])}{rule}")
+        got = f"got {_received(error.instance)}{rule}"
         if keyword == "type":
             expected = error.validator_value
             wanted = " or ".join(expected) if isinstance(expected, list) else str(expected)
-            return [self._entry("InvalidParameter", name,
-                                f"Parameter `{_shown(name)}` type error, expected {wanted}.",
-                                f"参数`{_shown(name)}`取值类型错误。参数类型应为 {wanted}")]
-        return [self._entry("InvalidParameterValue", name,
-                            _value_reason(_shown(name), str(keyword), error.validator_value))]
-
-    @staticmethod
-    def _entry(code: str, name: str, reason: str | None = None,
-               reason_zh: str | None = None) -> tuple[int, str, ApiError]:
-        details = {"reason_zh": reason_zh} if reason_zh else {}
-        error = (ApiError(code, param=_shown(name)) if reason is None
-                 else ApiError(code, reason=reason, **details))
-        return (_RANK[code], name, error)
+            return ApiError("InvalidParameter",
+                            reason=f"Parameter `{_shown(name)}` type error, expected {wanted}.",
+                            reason_zh=f"参数`{_shown(name)}`取值类型错误。参数类型应为 {wanted}",
+                            explain=f"{where}: expected {wanted}, {got}")
+        expected_text = _shown(json.dumps(error.validator_value, ensure_ascii=False))
+        return ApiError("InvalidParameterValue",
+                        reason=_value_reason(_shown(name), str(keyword), error.validator_value),
+                        explain=f"{where} {expected_text}: {got}")
 
     def from_flat(self, flat: Mapping[str, str]) -> dict[str, Any]:
         """Rebuild the JSON shape of v1-signed / GET business parameters (``A.B=v``, ``L.0=v``).
