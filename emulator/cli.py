@@ -14,13 +14,14 @@ import errno
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import emulator
 from emulator.codes import rows
 from emulator.configerror import ConfigError
 from emulator.settings import Settings, env_name, flag_name, specs, where
 
-COMMANDS = ("serve", "check-scenario", "codes")
+COMMANDS = ("serve", "check-scenario", "codes", "ca")
 DESCRIPTION = "Offline emulator of Tencent Cloud bda 2020-03-24 for contract tests."
 
 
@@ -50,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
                                             "below) or bundled names; exit 1 if any is "
                                             "invalid or none is found.")
     check.add_argument("files", nargs="+", metavar="FILE")
+    ca = commands.add_parser("ca", help="print or write the local CA certificate",
+                             description="The CA the HTTPS listener and the proxy use (made "
+                                         "on first use in the TLS directory, reused after): "
+                                         "trust it in the application under test.")
+    ca.add_argument("--tls-dir", dest="tls_dir", default=None, metavar="DIR",
+                    help=f"the TLS directory [env {env_name('tls_dir')}]")
+    ca.add_argument("--out", default=None, metavar="FILE", help="write it here (default: print)")
     commands.add_parser("codes", help="list every documented error code",
                         description="Every documented code, tab-separated: code, group, "
                                     "zh-CN message, en-US message, the natural input that "
@@ -72,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _codes()
         if args.command == "check-scenario":
             return _check_scenarios(args.files)
+        if args.command == "ca":
+            return _ca(args)
         return _serve(args)
     except ConfigError as exc:
         print(f"bda-emulator: {exc}", file=sys.stderr)
@@ -109,6 +119,20 @@ def _check_scenarios(names: list[str]) -> int:
     return 1 if failed else 0
 
 
+def _ca(args: argparse.Namespace) -> int:
+    """Print or write the CA certificate (never its key)."""
+    from emulator.serve.tls import ca_pem, ensure_ca
+
+    directory = Settings.load(overrides={"tls_dir": args.tls_dir}).tls_dir_path
+    ensure_ca(directory)
+    pem = ca_pem(directory)
+    if args.out:
+        Path(args.out).write_bytes(pem)
+    else:
+        sys.stdout.write(pem.decode("ascii"))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, name) for name, _ in specs() if name != "scenarios"}
     if args.scenarios:
@@ -134,12 +158,20 @@ async def _run(settings: Settings) -> None:
     runner = make_runner(create_app(settings))
 
     def announce() -> None:
-        port = runner.addresses[0][1] if runner.addresses else settings.port
+        addresses = runner.addresses
+        port = addresses[0][1] if addresses else settings.port
         if settings.port_file is not None:
             settings.port_file.write_text(f"{port}\n", encoding="utf-8")
         print(f"bda-emulator listening on http://{settings.host}:{port}", flush=True)
+        if settings.tls_port is not None and len(addresses) > 1:
+            print(f"bda-emulator listening on https://{settings.host}:{addresses[1][1]} "
+                  f"(CA: {settings.tls_dir_path / 'ca.pem'})", flush=True)
+        if settings.proxy_port is not None:
+            print(f"bda-emulator proxy for the bda host names on {settings.host}:"
+                  f"{settings.proxy_port}", flush=True)
 
-    await serve_until_signalled(runner, settings.host, settings.port, ready=announce)
+    await serve_until_signalled(runner, settings.host, settings.port, ready=announce,
+                                settings=settings)
 
 
 def _start_failure(exc: OSError, settings: Settings) -> str:

@@ -56,10 +56,12 @@ class BdaEmulator:
     region = DEFAULT_REGION
 
     def __init__(self, url: str, token: str | None = None,
-                 account: tuple[str, str] | None = None) -> None:
+                 account: tuple[str, str] | None = None,
+                 proxy: tuple[str, Path] | None = None) -> None:
         self.url = url.rstrip("/")
         self._token = token
         self._account = account
+        self.proxy = proxy  # (proxy Url, CA file) when the emulator intercepts HTTPS
 
     @property
     def secret_id(self) -> str:
@@ -96,7 +98,8 @@ class BdaEmulator:
     def with_new_account(self) -> BdaEmulator:
         """A handle bound to a fresh account (its own namespace)."""
         created = self.admin("POST", "accounts", {"name": "pytest"})
-        return BdaEmulator(self.url, self._token, (created["secret_id"], created["secret_key"]))
+        return BdaEmulator(self.url, self._token, (created["secret_id"], created["secret_key"]),
+                           self.proxy)
 
     def delete_account(self) -> None:
         if self._account:
@@ -226,16 +229,22 @@ def _bda_emulator_session() -> Iterator[tuple[BdaEmulator, _ErrorCollector | Non
     if remote:
         yield BdaEmulator(remote, token), None
         return
+    import tempfile
+
     from emulator.serve.server import EmulatorServer
     from emulator.settings import Settings
 
     collector = _ErrorCollector()
     logger = logging.getLogger("bda_emulator")
     logger.addHandler(collector)
-    settings = Settings.load(overrides={"port": 0, "host": "127.0.0.1", "workers": 1})
+    tls_dir = tempfile.mkdtemp(prefix="bda-emulator-tls-")  # a CA of this session's own
+    settings = Settings.load(overrides={"port": 0, "host": "127.0.0.1", "workers": 1,
+                                        "proxy_port": 0, "tls_dir": Path(tls_dir)})
     server: EmulatorServer = EmulatorServer(settings).start()
+    assert server.bound is not None
     try:
-        yield BdaEmulator(server.url, token), collector
+        yield BdaEmulator(server.url, token, proxy=(
+            f"http://127.0.0.1:{server.bound.proxy_port}", Path(tls_dir) / "ca.pem")), collector
     finally:
         server.stop()
         logger.removeHandler(collector)
@@ -296,6 +305,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 _REPORTED = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+def bda_intercept(bda_emulator: BdaEmulator, monkeypatch: pytest.MonkeyPatch,
+                  tmp_path: Path) -> BdaEmulator:
+    """Make this test process reach the emulator when code calls ``https://bda.tencentcloudapi.com``
+    unmodified: ``HTTPS_PROXY`` points at the emulator's proxy, and its CA is trusted — in the
+    bundle the Python SDK passes explicitly (``certifi.where()``), ``REQUESTS_CA_BUNDLE``,
+    ``SSL_CERT_FILE`` and ``NODE_EXTRA_CA_CERTS`` (for child processes). Remote mode needs
+    ``BDA_EMULATOR_PROXY`` (the proxy Url) and ``BDA_EMULATOR_CA`` (the CA file)."""
+    proxy = bda_emulator.proxy
+    if os.environ.get("BDA_EMULATOR_PROXY") and os.environ.get("BDA_EMULATOR_CA"):
+        proxy = (os.environ["BDA_EMULATOR_PROXY"], Path(os.environ["BDA_EMULATOR_CA"]))
+    if proxy is None:
+        pytest.skip("bda_intercept needs the emulator's proxy: set BDA_EMULATOR_PROXY and "
+                    "BDA_EMULATOR_CA for a remote emulator")
+    try:
+        import certifi
+    except ImportError:
+        pytest.skip("bda_intercept needs certifi (installed with the official Python SDK)")
+    bundle = tmp_path / "ca-bundle.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + proxy[1].read_bytes())
+    monkeypatch.setattr(certifi, "where", lambda: str(bundle))
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, proxy[0])
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.setenv(name, str(bundle))
+    monkeypatch.setenv("NODE_EXTRA_CA_CERTS", str(proxy[1]))
+    return bda_emulator
 
 
 @pytest.fixture

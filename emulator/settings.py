@@ -138,6 +138,20 @@ class Settings:
                                     "accept (0: min(1024, open-file soft limit - 192), at "
                                     "least 16)", int, lambda v: v >= 0,
                                     "an integer >= 0 (0: derived from the open-file limit)")
+    tls_port: int | None = _setting(None, "HTTPS port serving the same API with a certificate "
+                                    "for the production host names (e.g. 9528; 0 picks a free "
+                                    "one; unset: no HTTPS)", int, lambda v: v is None or
+                                    0 <= v <= 65535, "a TCP port 0-65535")
+    proxy_port: int | None = _setting(None, "CONNECT proxy port for the production host names "
+                                      "only, TLS terminated here (set HTTPS_PROXY to it; "
+                                      "unset: no proxy)", int, lambda v: v is None or
+                                      0 <= v <= 65535, "a TCP port 0-65535")
+    tls_dir: Path | None = _setting(None, "where the local CA (made on first start, reused "
+                                    "after) and the server certificate live (default "
+                                    "~/.local/share/bda-emulator/tls)", Path, metavar="DIR")
+    tls_names: tuple[str, ...] = _setting((), "extra names for the server certificate, "
+                                          "comma-separated (a Compose service name)", _hosts,
+                                          metavar="NAMES")
     task_workers: int = _setting(2, "video tasks processed at once (threads)", int,
                                  lambda v: v >= 1, "an integer >= 1")
     task_queue: int = _setting(8, "video tasks waiting at once before "
@@ -178,6 +192,14 @@ class Settings:
     def url_map_path(self) -> Path:
         """The URL map in use (the bundled one unless configured)."""
         return self.url_map or fixture_path("urls.json")
+
+    @property
+    def tls_dir_path(self) -> Path:
+        """The TLS directory in use (``$XDG_DATA_HOME/bda-emulator/tls`` unless configured)."""
+        if self.tls_dir is not None:
+            return self.tls_dir
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base) / "bda-emulator" / "tls"
 
     @property
     def threads(self) -> int:

@@ -34,11 +34,13 @@ def require_node() -> str:
     return node
 
 
-def node_call(endpoint: str, action: str, params: dict[str, Any], **job: Any) -> dict[str, Any]:
+def node_call(endpoint: str | None, action: str, params: dict[str, Any],
+              env: dict[str, str] | None = None, **job: Any) -> dict[str, Any]:
     """One call; ``{"ok": True, "response": {...}}`` or ``{"ok": False, "code": ...}``."""
     node = require_node()
     payload = {"endpoint": endpoint, "action": action, "params": params, "secretId": SECRET_ID,
                "secretKey": SECRET_KEY, "region": REGION, **job}
     out = subprocess.run([node, str(NODE_DIR / "call.js")], input=json.dumps(payload),
-                         capture_output=True, text=True, timeout=60, check=True)
+                         capture_output=True, text=True, timeout=60, check=True,
+                         env={**os.environ, **(env or {})})
     return json.loads(out.stdout)  # type: ignore[no-any-return]

@@ -55,7 +55,8 @@ CLAIMS = [("sh", "make run"), ("sh", "bda-emulator serve --port 9527"),
           # run as written in a fresh virtualenv by tests/test_install.py (slow):
           ("sh", "pip install tencentcloud-sdk-python-bda"), ("sh", "bda-emulator[sdk] @ file://"),
           ("text", "QUEUING ──"), ("python", "def test_retries_once"),
-          ("python", "def test_a_wrong_secret_key_is_explained")]
+          ("python", "def test_a_wrong_secret_key_is_explained"),
+          ("sh", "--proxy-port 9529"), ("python", "def test_production_code_path")]
 
 
 def test_every_block_is_checked() -> None:
@@ -347,3 +348,26 @@ def test_rejection_guide_runs_as_written(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*string to sign*"])
+
+
+def test_intercept_guide_runs_as_written(pytester: pytest.Pytester) -> None:
+    (guide,) = _blocks("python", "def test_production_code_path")
+    pytester.makepyfile(test_intercept_guide=guide)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_proxy_guide_command_serves(tmp_path: Path) -> None:
+    from emulator.testing import free_port
+
+    (block,) = _blocks("sh", "--proxy-port 9529")
+    command = block.splitlines()[0].split("&")[0].strip()
+    ports = {"9529": str(free_port()), "9528": str(free_port()), "9527": str(free_port())}
+    for old, new in ports.items():
+        command = command.replace(old, new)
+    command += f" --port {ports['9527']} --tls-dir {tmp_path}"
+    with _serving(command, int(ports["9527"])):
+        import requests
+
+        pem = requests.get(f"http://127.0.0.1:{ports['9527']}/_emulator/ca.pem", timeout=10)
+        assert pem.status_code == 200 and (tmp_path / "ca.pem").read_bytes() == pem.content

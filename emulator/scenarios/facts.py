@@ -44,6 +44,7 @@ class Facts:
     secret_id: str | None = None
     region: str | None = None
     signature_method: str | None = None
+    host: str | None = None  # the host name the client addressed (Host, without port or scheme)
     options: Mapping[str, bool] = field(default_factory=dict)
     url: str | None = None
     image_sha256: str | None = None
@@ -87,11 +88,22 @@ def gather(raw: RawRequest, with_image: bool = True) -> Facts:
         action=_clip(h.get("x-tc-action") or flat.get("Action")),
         secret_id=_clip(credential.group(1) if credential else flat.get("SecretId")),
         region=_clip(h.get("x-tc-region") or flat.get("Region")),
+        host=_host(h.get("host")),
         signature_method=method,
         options={k: v for k, v in options.items() if k in _OPTION_NAMES and isinstance(v, bool)},
         url=clip(url, MAX_URL_CHARS) if isinstance(url, str) and url else None,
         headers=h,
         **(_image_facts(image) if with_image else {}))
+
+
+def _host(value: str | None) -> str | None:
+    """``bda.tencentcloudapi.com`` of ``http://bda.tencentcloudapi.com:443`` (lower-cased)."""
+    if not value:
+        return None
+    host = value.split("://", 1)[-1].strip().lower()
+    host = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] \
+        if host.count(":") == 1 else host
+    return _clip(host)
 
 
 def _clip(text: str | None) -> str | None:

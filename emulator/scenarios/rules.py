@@ -29,7 +29,7 @@ from emulator.scenarios.effects import (
 from emulator.scenarios.facts import Facts
 from emulator.state.tasks import JobPlan
 
-_FACTS = ("action", "secret_id", "region", "signature_method", "image_sha256")
+_FACTS = ("action", "secret_id", "region", "signature_method", "image_sha256", "host")
 
 #: Distinct SecretIds a rate-limit rule keeps windows for; the oldest is forgotten first.
 MAX_RATE_KEYS = 10_000

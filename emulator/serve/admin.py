@@ -108,6 +108,18 @@ async def _json_body(request: web.Request) -> Any:
         raise _BadRequest(f"the body is not JSON: {exc}") from exc
 
 
+async def ca_certificate(request: web.Request) -> web.Response:
+    """The local CA (public, like /health: no token), for clients to trust; 404 when the
+    emulator serves no HTTPS."""
+    settings = request.app[SETTINGS]
+    if settings.tls_port is None and settings.proxy_port is None:
+        return _error(404, "this emulator serves no HTTPS (set --tls-port or --proxy-port)")
+    from emulator.serve.tls import ca_pem
+
+    return web.Response(body=ca_pem(settings.tls_dir_path),
+                        content_type="application/x-pem-file")
+
+
 async def health(request: web.Request) -> web.Response:
     """Liveness for Docker health checks and the pytest fixture: cheap, never touches state."""
     return _json({"status": "ok", "service": "bda", "version": "2020-03-24",
@@ -342,6 +354,7 @@ async def _unknown(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """Register the admin routes (before the API's catch-all route)."""
     app.router.add_get(f"{PREFIX}/health", health)
+    app.router.add_get(f"{PREFIX}/ca.pem", ca_certificate)
     for route, methods in _ROUTES.items():
         for method, handler in methods.items():
             app.router.add_route(method, PREFIX + route, _guarded(_answers_400(handler)))

@@ -8,15 +8,24 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from emulator.serve import listeners
+from emulator.settings import Settings
+
 __all__ = ["serve_until_signalled"]
 
 
 async def serve_until_signalled(runner: web.AppRunner, host: str, port: int, *,
                                 reuse_port: bool = False,
-                                ready: Callable[[], object] | None = None) -> None:
-    """Serve ``runner`` on host:port until SIGINT or SIGTERM, then finish in-flight requests."""
+                                ready: Callable[[], object] | None = None,
+                                settings: Settings | None = None) -> None:
+    """Serve ``runner`` until SIGINT or SIGTERM, then finish in-flight requests: on host:port,
+    or on every listener ``settings`` configure (HTTPS, the proxy)."""
     await runner.setup()
-    await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+    bound = None
+    if settings is not None:
+        bound = await listeners.start(runner, settings, reuse_port=reuse_port)
+    else:
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
     if ready is not None:
         ready()
     stop = asyncio.Event()
@@ -26,4 +35,6 @@ async def serve_until_signalled(runner: web.AppRunner, host: str, port: int, *,
     try:
         await stop.wait()
     finally:
+        if bound is not None:
+            bound.close()
         await runner.cleanup()

@@ -9,6 +9,7 @@ from types import TracebackType
 from aiohttp import web
 
 from emulator.clock import Clock
+from emulator.serve import listeners
 from emulator.serve.app import create_app, make_runner
 from emulator.settings import Settings
 
@@ -25,6 +26,7 @@ class EmulatorServer:
         self._thread = threading.Thread(target=self._loop.run_forever, name="bda-emulator",
                                         daemon=True)
         self._runner: web.AppRunner | None = None
+        self.bound: listeners.Bound | None = None
 
     @property
     def host(self) -> str:
@@ -49,11 +51,13 @@ class EmulatorServer:
         self.app = create_app(self.settings, self.clock)
         self._runner = make_runner(self.app)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.settings.port).start()
-        self.port = int(self._runner.addresses[0][1])
+        self.bound = await listeners.start(self._runner, self.settings)
+        self.port = self.bound.port
 
     def stop(self) -> None:
         """Finish serving and free the port and the thread."""
+        if self.bound is not None:
+            self._loop.call_soon_threadsafe(self.bound.close)
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
             self._runner = None

@@ -1,5 +1,7 @@
 // One call through the official Node SDK: a JSON job on stdin, a JSON outcome on stdout.
-// Job: {endpoint, action, params, secretId, secretKey, region, language?, signMethod?, reqMethod?}
+// Job: {endpoint, action, params, secretId, secretKey, region, language?, signMethod?, reqMethod?,
+//       protocol? ("http://" by default; "https://" with no endpoint: the production name),
+//       proxy?} — trust a CA with NODE_EXTRA_CA_CERTS in the environment.
 // Outcome: {ok: true, response} or {ok: false, code, message, requestId}.
 "use strict";
 const { bda } = require("tencentcloud-sdk-nodejs/tencentcloud/services/bda");
@@ -14,7 +16,8 @@ process.stdin.on("end", async () => {
     profile: {
       signMethod: job.signMethod || "TC3-HMAC-SHA256",
       language: job.language || "en-US",
-      httpProfile: { endpoint: job.endpoint, protocol: "http://",
+      httpProfile: { endpoint: job.endpoint || undefined, protocol: job.protocol || "http://",
+                     proxy: job.proxy || undefined,
                      reqMethod: job.reqMethod || "POST", reqTimeout: 30 },
     },
   });
