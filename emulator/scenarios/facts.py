@@ -101,8 +101,10 @@ def _host(value: str | None) -> str | None:
     if not value:
         return None
     host = value.split("://", 1)[-1].strip().lower()
-    host = host[1:].partition("]")[0] if host.startswith("[") else host.rpartition(":")[0] \
-        if host.count(":") == 1 else host
+    if host.startswith("["):  # [::1]:9527
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:  # name:port (a bare IPv6 address has several colons)
+        host = host.partition(":")[0]
     return _clip(host)
 
 
