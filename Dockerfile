@@ -21,7 +21,11 @@ COPY fixtures ./fixtures
 RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /dist .
 
 FROM ${BASE_IMAGE}
-RUN useradd --create-home --uid 10001 emulator
+# /var/lib/bda-emulator/tls: where docker-compose.yml keeps the local CA (BDA_EMULATOR_TLS_DIR).
+# Made here, owned by the emulator user, so a new named volume mounted on it starts with that
+# owner (the engine copies the image's directory into an empty volume) and uid 10001 can write.
+RUN useradd --create-home --uid 10001 emulator \
+    && install -d -o emulator -g emulator -m 0755 /var/lib/bda-emulator/tls
 COPY --from=build /requirements.txt /tmp/
 RUN python3 -m venv /opt/bda-emulator \
     && /opt/bda-emulator/bin/pip install --no-cache-dir -r /tmp/requirements.txt
@@ -33,7 +37,9 @@ USER emulator
 ENV PATH=/opt/bda-emulator/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     BDA_EMULATOR_HOST=0.0.0.0 \
     BDA_EMULATOR_PORT=9527
-EXPOSE 9527
+# 9527: plain HTTP (the API and /_emulator); 443: HTTPS on the production host names, when
+# BDA_EMULATOR_TLS_PORT=443 (docker-compose.yml; non-root binds it thanks to its sysctl).
+EXPOSE 9527 443
 HEALTHCHECK --interval=5s --timeout=3s --retries=10 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9527/_emulator/health', timeout=2).status != 200)"]
 ENTRYPOINT ["bda-emulator"]

@@ -41,12 +41,15 @@ def _serving(command: list[str], env: dict[str, str], port: int,
         assert proc.returncode == 0, err.decode()
 
 
-def _compose() -> dict:  # type: ignore[type-arg]
-    return PyCompose.from_yaml((ROOT / "docker-compose.yml").read_text()).to_dict()
+def _compose(name: str = "docker-compose.yml") -> dict:  # type: ignore[type-arg]
+    return PyCompose.from_yaml((ROOT / name).read_text()).to_dict()
 
 
 def test_compose_file_is_valid_compose() -> None:
-    service = _compose()["services"]["bda-emulator"]
+    shipped = PyCompose.from_yaml((ROOT / "docker-compose.yml").read_text())
+    shipped.validate()  # networks and volumes the services use are declared
+    compose = shipped.to_dict()
+    service = compose["services"]["bda-emulator"]
     # published on the host's loopback only (no LAN access to scenario control or the fetcher)
     assert service["ports"] == ["127.0.0.1:9527:9527"]
     assert service["environment"]["BDA_EMULATOR_HOST"] == "0.0.0.0"
@@ -54,6 +57,52 @@ def test_compose_file_is_valid_compose() -> None:
     assert volume["read_only"] is True and volume["target"] == "/config"
     assert service["healthcheck"]["test"][:2] == ["CMD", "python"]
     assert "curl" not in json.dumps(service["healthcheck"])
+
+
+def test_compose_service_is_the_production_host_names_over_https() -> None:
+    from emulator.serve.tls import PRODUCTION_NAMES
+
+    compose = _compose()
+    service = compose["services"]["bda-emulator"]
+    env = service["environment"]
+    # HTTPS where a client with no endpoint connects (443), as the non-root user
+    assert env["BDA_EMULATOR_TLS_PORT"] == "443"
+    assert service["sysctls"] == {"net.ipv4.ip_unprivileged_port_start": 0}
+    # the other services on the default network resolve the production names to it, and its
+    # certificate covers every one of them (and its service name)
+    aliases = service["networks"]["default"]["aliases"]
+    assert {"bda.tencentcloudapi.com", "bda.tencentcloudapi.com.cn", "bda.tencentcloudapi.cn",
+            "bda.ap-guangzhou.tencentcloudapi.com"} <= set(aliases)
+    assert set(aliases) <= set(PRODUCTION_NAMES)
+    assert env["BDA_EMULATOR_TLS_NAMES"] == "bda-emulator"
+    # the CA lives in a named volume (the same CA after restarts and `down`), not in the
+    # container; the image makes that directory for its non-root user
+    tls = [v for v in service["volumes"] if v["target"] == env["BDA_EMULATOR_TLS_DIR"]]
+    assert [(v["type"], v["source"]) for v in tls] == [("volume", "bda-emulator-tls")]
+    assert "bda-emulator-tls" in compose["volumes"]
+    assert f"-o emulator -g emulator -m 0755 {env['BDA_EMULATOR_TLS_DIR']}" in (
+        ROOT / "Dockerfile").read_text()
+    # plain HTTP stays published on loopback only; HTTPS is not published at all
+    assert not any(":443" in port for port in service["ports"])
+
+
+def test_example_app_override_is_valid_compose_with_the_shipped_file() -> None:
+    shipped, override = _compose(), _compose("docker-compose.example-app.yml")
+    merged = PyCompose.from_json(json.dumps({
+        **shipped, "services": {**shipped["services"], **override["services"]}}))
+    merged.validate()
+    assert set(merged.service_names()) == {"bda-emulator", "example-app"}
+    app = override["services"]["example-app"]
+    assert (ROOT / app["build"] / "Dockerfile").is_file()
+    assert app["depends_on"] == {"bda-emulator": {"condition": "service_healthy"}}
+    env = app["environment"]
+    # the SDK's defaults: no endpoint, no protocol; only the CA's address and the default keys
+    assert env["BDA_EMULATOR_CA_URL"] == "http://bda-emulator:9527/_emulator/ca.pem"
+    assert not [name for name in env if "ENDPOINT" in name or "PROXY" in name.upper()]
+    assert (env["TENCENTCLOUD_SECRET_ID"], env["TENCENTCLOUD_SECRET_KEY"]) == (
+        "AKIDEMULATOR000000000000000000000000", "emulatorsecretkey000000000000000")
+    code = (ROOT / app["build"] / "app.py").read_text()
+    assert "HttpProfile" not in code and "endpoint=" not in code
 
 
 def test_compose_validator_is_strict() -> None:

@@ -56,7 +56,8 @@ CLAIMS = [("sh", "make run"), ("sh", "bda-emulator serve --port 9527"),
           ("sh", "pip install tencentcloud-sdk-python-bda"), ("sh", "bda-emulator[sdk] @ file://"),
           ("text", "QUEUING ──"), ("python", "def test_retries_once"),
           ("python", "def test_a_wrong_secret_key_is_explained"),
-          ("sh", "--proxy-port 9529"), ("python", "def test_production_code_path")]
+          ("sh", "--proxy-port 9529"), ("python", "def test_production_code_path"),
+          ("sh", "docker-compose.example-app.yml up"), ("yaml", "bda-ca:")]
 
 
 def test_every_block_is_checked() -> None:
@@ -371,3 +372,19 @@ def test_proxy_guide_command_serves(tmp_path: Path) -> None:
 
         pem = requests.get(f"http://127.0.0.1:{ports['9527']}/_emulator/ca.pem", timeout=10)
         assert pem.status_code == 200 and (tmp_path / "ca.pem").read_bytes() == pem.content
+
+
+def test_example_app_commands_name_real_files() -> None:
+    (block,) = _blocks("sh", "docker-compose.example-app.yml up")
+    for name in re.findall(r"-f (\S+)", block):
+        assert (ROOT / name).is_file(), name
+    assert (ROOT / "examples" / "app" / "trust-emulator-ca.sh").is_file()
+
+
+def test_ca_trust_override_is_valid_compose_with_the_shipped_file() -> None:
+    override = PyCompose.from_yaml(_blocks("yaml", "bda-ca:")[0]).to_dict()
+    shipped = PyCompose.from_yaml((ROOT / "docker-compose.yml").read_text()).to_dict()
+    merged = {**shipped, "services": {**shipped["services"], **override["services"]},
+              "volumes": {**shipped.get("volumes", {}), **override.get("volumes", {})}}
+    names = set(PyCompose.from_json(json.dumps(merged)).service_names())
+    assert names == {"app", "bda-ca", "node-app", "bda-emulator"}

@@ -41,10 +41,12 @@ class Bound:
 
 async def start(runner: web.AppRunner, settings: Settings, *, reuse_port: bool = False) -> Bound:
     """Start every configured listener on ``runner`` (already set up)."""
+    context = None  # the CA first: once /health answers, /_emulator/ca.pem does too
+    if settings.tls_port is not None or settings.proxy_port is not None:
+        context = server_context(settings.tls_dir_path, settings.tls_names)
     bound = Bound(port=await _site(runner, settings.port, settings.host, reuse_port))
-    if settings.tls_port is None and settings.proxy_port is None:
+    if context is None:
         return bound
-    context = server_context(settings.tls_dir_path, settings.tls_names)
     if settings.tls_port is not None:
         bound.tls_port = await _site(runner, settings.tls_port, settings.host, reuse_port,
                                      context)
