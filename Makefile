@@ -42,12 +42,14 @@ lint: $(VENV)/.test-installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## make docs: regenerate docs/regions.png, docs/video-strip.png and the sample images and videos
+## make docs: regenerate docs/regions.png, docs/video-strip.png, the sample images and videos and
+## the dashboard's screenshots docs/dashboard-*.png (these need Debian's chromium)
 docs: $(VENV)/.test-installed
 	$(BIN)/python scripts/make_samples.py
 	$(BIN)/python scripts/make_docs.py
 	$(BIN)/python scripts/make_sample_video.py
 	$(BIN)/python scripts/make_video_docs.py
+	$(BIN)/python scripts/make_dashboard_shots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

@@ -18,6 +18,8 @@ from emulator.wire import auth
 
 __all__ = [
     "ACTION",
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
     "REGION",
     "SECRET_ID",
     "SECRET_KEY",
@@ -34,6 +36,12 @@ SECRET_KEY = "emulatorsecretkey000000000000000"
 REGION = "ap-guangzhou"
 ACTION = "SegmentCustomizedPortraitPic"
 VERSION = "2020-03-24"
+#: Debian's Chromium (``apt-get install chromium``), which the dashboard's browser tests, its
+#: screenshots (``make docs``) and its benchmark drive through Playwright: never a download.
+CHROMIUM = Path("/usr/bin/chromium")
+#: Headless and offline: no background networking, component updates, sync or first-run page.
+CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run")
 HEALTH = "/_emulator/health"
 
 

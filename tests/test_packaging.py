@@ -147,7 +147,10 @@ def test_wheel_carries_data_and_runs_from_an_install(tmp_path: Path) -> None:
     for needed in ("emulator/_data/fixtures/credentials.json", "emulator/_data/fixtures/urls.json",
                    "emulator/_data/fixtures/images/portrait.jpg",
                    "emulator/_data/schemas/SegmentCustomizedPortraitPic.request.schema.json",
-                   "emulator/_data/schemas/credentials.schema.json", "emulator/py.typed"):
+                   "emulator/_data/schemas/credentials.schema.json", "emulator/py.typed",
+                   "emulator/_data/fixtures/video/sample.mp4",
+                   "emulator/serve/static/dashboard.html", "emulator/serve/static/dashboard.css",
+                   "emulator/serve/static/dashboard.js"):
         assert needed in names
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",

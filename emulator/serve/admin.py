@@ -2,7 +2,9 @@
 
 Admin replies are plain JSON (``{"status": ...}``, data, or ``{"error": ...}``) with ordinary
 HTTP status codes: they are for test harnesses, not for the Tencent SDKs. With an admin token
-configured, every route but ``/health`` wants ``X-Emulator-Token`` (401 otherwise).
+configured, every route but ``/health``, ``/ca.pem`` and the dashboard's page and static files
+wants ``X-Emulator-Token`` (401 otherwise: :mod:`emulator.serve.guard`). The dashboard's own
+routes are registered here too (:mod:`emulator.serve.dashboard`).
 
 Routes: ``GET /health``; ``GET|PUT|DELETE /scenarios``, ``DELETE /scenarios/<name>``;
 ``POST /reset``; ``GET|DELETE /requests``; ``GET /coverage``; ``GET|POST /clock``;
@@ -13,9 +15,7 @@ Routes: ``GET /health``; ``GET|PUT|DELETE /scenarios``, ``DELETE /scenarios/<nam
 
 from __future__ import annotations
 
-import hmac
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -24,10 +24,16 @@ import emulator
 from emulator import strictjson
 from emulator.errors import ApiError
 from emulator.scenarios.loading import ScenarioError, bundled_names, load_text
+from emulator.serve import dashboard
+from emulator.serve.guard import Handler
+from emulator.serve.guard import error_reply as _error
+from emulator.serve.guard import guarded as _guarded
+from emulator.serve.guard import json_reply as _json
 from emulator.serve.keys import (
     CLOCK,
     COVERAGE,
     CREDENTIALS,
+    GALLERY,
     JOURNAL,
     SCENARIOS,
     SERVICES,
@@ -38,38 +44,10 @@ from emulator.state.tasks import Task
 from emulator.wire.request import MIB, read_body
 
 PREFIX = "/_emulator"
-TOKEN_HEADER = "X-Emulator-Token"
 #: The largest admin body (a scenario file); read within ``--read-timeout`` like API bodies.
 MAX_BODY = 1 * MIB
 #: ``POST /clock`` accepts times from the epoch to the end of year 9999 (what dates can show).
 MAX_EPOCH = 253_402_300_799.0
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    """Strict JSON (never ``NaN``): admin replies are read by other languages' parsers."""
-    return web.json_response(data, status=status, dumps=strictjson.dumps)
-
-
-def _error(status: int, message: str, **extra: Any) -> web.Response:
-    return _json({"error": message, **extra}, status=status)
-
-
-def _guarded(handler: Handler) -> Handler:
-    """Refuse the call without the configured admin token (compared in constant time)."""
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        token = request.app[SETTINGS].admin_token
-        if token is not None:
-            given = request.headers.get(TOKEN_HEADER, "")
-            try:
-                ok = hmac.compare_digest(given.encode(), token.encode())
-            except UnicodeEncodeError:  # undecodable header bytes: not the token either
-                ok = False
-            if not ok:
-                return _error(401, f"missing or wrong {TOKEN_HEADER} header")
-        return await handler(request)
-    return wrapper
-
 
 class _BadRequest(Exception):
     """An admin mistake: answered 400 with the message."""
@@ -178,6 +156,8 @@ async def reset(request: web.Request) -> web.Response:
     now = app[CLOCK].now(account)
     app[SCENARIOS].reset(now, account)
     app[JOURNAL].clear(account)
+    if account is None:
+        app[GALLERY].clear()
     app[COVERAGE].reset(now, account)
     app[SERVICES].jobs.reset(account)
     return _json({"status": "reset", "now": now, "account": account,
@@ -203,7 +183,10 @@ async def list_requests(request: web.Request) -> web.Response:
 
 
 async def clear_requests(request: web.Request) -> web.Response:
-    return _json({"status": "cleared", "removed": request.app[JOURNAL].clear(_account(request))})
+    account = _account(request)
+    if account is None:
+        request.app[GALLERY].clear()
+    return _json({"status": "cleared", "removed": request.app[JOURNAL].clear(account)})
 
 
 async def coverage(request: web.Request) -> web.Response:
@@ -352,7 +335,8 @@ async def _unknown(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the admin routes (before the API's catch-all route)."""
+    """Register the admin routes and the dashboard's (before the API's catch-all route)."""
+    dashboard.add_routes(app)
     app.router.add_get(f"{PREFIX}/health", health)
     app.router.add_get(f"{PREFIX}/ca.pem", ca_certificate)
     for route, methods in _ROUTES.items():

@@ -50,6 +50,7 @@ from emulator.serve.keys import (
     CLOCK,
     COVERAGE,
     CREDENTIALS,
+    GALLERY,
     JOURNAL,
     RATES,
     RESULT_FILES,
@@ -266,6 +267,7 @@ async def _answer(app: web.Application, raw: RawRequest, language: Language,
         return failure(error, language, trace.request_id), error.code
     trace.picture = outcome.picture
     trace.task = outcome.task
+    app[GALLERY].keep(trace.request_id, outcome)  # references only: the dashboard's pictures
     return success(outcome.fragment, trace.request_id), OK
 
 

@@ -19,6 +19,18 @@ OK = "OK"
 #: Accounts whose coverage is kept apart (the oldest forgotten first).
 MAX_ACCOUNTS = 10_000
 
+#: Documented codes that are the service's failure rather than the request's: a client may
+#: retry them (the dashboard colours them apart from client errors).
+SERVICE_CODES = frozenset({
+    "InternalError", "ServiceUnavailable", "ResourceInsufficient", "ResourceInUse",
+    "RequestLimitExceeded", "RequestLimitExceeded.GlobalRegionUinLimitExceeded",
+    "RequestLimitExceeded.IPLimitExceeded", "RequestLimitExceeded.UinLimitExceeded",
+    "FailedOperation", "FailedOperation.InnerError", "FailedOperation.RpcFail",
+    "FailedOperation.SegmentFailed", "FailedOperation.ServerError",
+    "FailedOperation.UnKnowError", "FailedOperation.RequestTimeout",
+    "FailedOperation.JobQueueFull", "FailedOperation.AudioEncodeFailed",
+    "FailedOperation.TerminateTaskFailed"})
+
 #: Coverage groups: the action's documented codes, the rest of bda's, the common ones.
 GROUPS: dict[str, tuple[str, ...]] = {
     "action": ACTION_CODES,
@@ -59,6 +71,16 @@ class Entry:
         return data
 
 
+def outcome_class(code: str) -> str:
+    """``success``, ``transport`` (a fault below the envelope), ``service`` (the service
+    failed: :data:`SERVICE_CODES`) or ``client`` (any other code: the request was refused)."""
+    if code == OK:
+        return "success"
+    if code.startswith("transport."):
+        return "transport"
+    return "service" if code in SERVICE_CODES else "client"
+
+
 class Journal:
     """The last ``size`` entries, oldest first."""
 
@@ -95,6 +117,10 @@ class Journal:
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self._entries)
+
+    def __reversed__(self) -> Iterator[Entry]:
+        """Newest first (the dashboard reads back only to what it has already shown)."""
+        return reversed(self._entries)
 
 
 class Coverage:

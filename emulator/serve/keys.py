@@ -8,6 +8,7 @@ from emulator.actions.services import Services
 from emulator.clock import Clock
 from emulator.scenarios.store import ScenarioStore
 from emulator.serve.budget import ByteBudget
+from emulator.serve.gallery import Gallery
 from emulator.serve.journal import Coverage, Journal
 from emulator.settings import Settings
 from emulator.state.files import ResultFiles
@@ -26,3 +27,4 @@ BUDGET = web.AppKey("budget", ByteBudget)
 RESULT_FILES = web.AppKey("result_files", ResultFiles)
 TASKS = web.AppKey("tasks", MemoryTasks)
 RATES = web.AppKey("rates", RateWindows)
+GALLERY = web.AppKey("gallery", Gallery)  # pictures of recent requests, for the dashboard
