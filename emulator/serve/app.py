@@ -19,6 +19,7 @@ function here or a module of its own:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -278,7 +279,9 @@ async def _facts(app: web.Application, raw: RawRequest, with_image: bool) -> Fac
 async def _read(request: web.Request) -> RawRequest:
     target = request.raw_path
     if request.method not in ("GET", "POST"):
-        await drain(request.content)
+        with contextlib.suppress(TimeoutError):  # bounded like every body
+            async with asyncio.timeout(request.app[SETTINGS].read_timeout):
+                await drain(request.content)
         raise ApiError("UnsupportedProtocol")
     path, _, query = target.partition("?")
     headers = {k.lower(): v for k, v in reversed(list(request.headers.items()))}

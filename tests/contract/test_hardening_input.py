@@ -229,3 +229,8 @@ def test_config_files_refuse_non_finite_numbers(tmp_path: Any) -> None:
     urls.write_text('{"http://a/b.jpg": Infinity}')
     with pytest.raises(ValueError, match="not a finite number"):
         UrlMap.load(urls)
+
+
+def test_a_trickled_body_of_another_method_is_bounded_too(emu: EmulatorServer) -> None:
+    reply = exchange(emu, b"OPTIONS / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nab")
+    assert reply.startswith(b"HTTP/1.1 200 OK") and b"UnsupportedProtocol" in reply
