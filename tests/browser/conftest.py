@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from emulator.serve.server import EmulatorServer
-from emulator.settings import Settings
 from emulator.testing import CHROMIUM, CHROMIUM_ARGS
+from tests.contract.conftest import make_server  # noqa: F401 - the same factory
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -64,22 +64,8 @@ def browser(chromium: Path) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def make_server() -> Iterator[Callable[..., EmulatorServer]]:
-    """Start emulators with ``Settings(port=0, workers=1, **overrides)``; stopped after."""
-    started: list[EmulatorServer] = []
-
-    def make(**overrides: Any) -> EmulatorServer:
-        server = EmulatorServer(Settings(**{"port": 0, "workers": 1, **overrides})).start()
-        started.append(server)
-        return server
-
-    yield make
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
-def page(browser: Browser, make_server: Callable[..., EmulatorServer]) -> Iterator[Page]:
+def page(browser: Browser,
+         make_server: Callable[..., EmulatorServer]) -> Iterator[Page]:  # noqa: F811
     """A fresh tab in its own context (closed before the test's emulators stop); every
     request it makes must stay on loopback."""
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
