@@ -14,6 +14,7 @@ import errno
 import socket
 import sys
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import emulator
@@ -140,38 +141,67 @@ def _serve(args: argparse.Namespace) -> int:
 
         overrides["scenarios"] = tuple(scenario_path(p) for p in args.scenarios)
     settings = Settings.load(overrides=overrides)
-    from emulator.serve import accesslog
+    from emulator.serve import accesslog, processes
 
+    processes.check(settings)
     accesslog.configure(settings.log_format)
+    if settings.processes > 1:
+        return processes.supervise(settings, _child, _announce)
+    return _serve_one(settings)
+
+
+def _serve_one(settings: Settings, ready: Connection | None = None) -> int:
+    """Serve in this process until signalled; 2 with a message when the start fails."""
     try:
-        asyncio.run(_run(settings))
+        asyncio.run(_run(settings, ready))
     except OSError as exc:
         print(f"bda-emulator: {_start_failure(exc, settings)}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:  # found at start: the shared store cannot be reached
+        print(f"bda-emulator: {exc}", file=sys.stderr)
         return 2
     return 0
 
 
-async def _run(settings: Settings) -> None:
+def _child(settings: Settings, ready: Connection) -> None:
+    """One of ``--processes N``: the same port (SO_REUSEPORT), its exit code to the parent."""
+    sys.exit(_serve_one(settings, ready))
+
+
+def _announce(settings: Settings, ports: tuple[int | None, ...] | None = None) -> None:
+    """Say where the emulator listens (and write ``--port-file``), once it does."""
+    port, tls_port, proxy_port = ports or (settings.port, settings.tls_port, settings.proxy_port)
+    if settings.port_file is not None:
+        settings.port_file.write_text(f"{port}\n", encoding="utf-8")
+    extra = f" ({settings.processes} processes)" if settings.processes > 1 else ""
+    print(f"bda-emulator listening on http://{settings.host}:{port}{extra}", flush=True)
+    if tls_port is not None:
+        print(f"bda-emulator listening on https://{settings.host}:{tls_port} "
+              f"(CA: {settings.tls_dir_path / 'ca.pem'})", flush=True)
+    if proxy_port is not None:
+        print(f"bda-emulator proxy for the bda host names on {settings.host}:{proxy_port}",
+              flush=True)
+
+
+async def _run(settings: Settings, ready: Connection | None = None) -> None:
     from emulator.serve.app import create_app, make_runner
     from emulator.serve.lifecycle import serve_until_signalled
 
     runner = make_runner(create_app(settings))
 
-    def announce() -> None:
+    def listening() -> None:
+        if ready is not None:  # a child of --processes: the parent announces
+            ready.send(True)
+            ready.close()
+            return
         addresses = runner.addresses
         port = addresses[0][1] if addresses else settings.port
-        if settings.port_file is not None:
-            settings.port_file.write_text(f"{port}\n", encoding="utf-8")
-        print(f"bda-emulator listening on http://{settings.host}:{port}", flush=True)
-        if settings.tls_port is not None and len(addresses) > 1:
-            print(f"bda-emulator listening on https://{settings.host}:{addresses[1][1]} "
-                  f"(CA: {settings.tls_dir_path / 'ca.pem'})", flush=True)
-        if settings.proxy_port is not None:
-            print(f"bda-emulator proxy for the bda host names on {settings.host}:"
-                  f"{settings.proxy_port}", flush=True)
+        tls_port = addresses[1][1] if settings.tls_port is not None and len(addresses) > 1 \
+            else None
+        _announce(settings, (port, tls_port, settings.proxy_port))
 
-    await serve_until_signalled(runner, settings.host, settings.port, ready=announce,
-                                settings=settings)
+    await serve_until_signalled(runner, settings.host, settings.port, ready=listening,
+                                settings=settings, reuse_port=ready is not None)
 
 
 def _start_failure(exc: OSError, settings: Settings) -> str:

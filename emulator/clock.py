@@ -53,6 +53,15 @@ class Clock:
         else:
             self._accounts.pop(account, None)
 
+    def offsets(self) -> dict[str, float]:
+        """Every account's own offset (a shared store writes them out)."""
+        return dict(self._accounts)
+
+    def load(self, offset: float, accounts: dict[str, float]) -> None:
+        """Take offsets another process set (a shared store's mirror)."""
+        self.offset = offset
+        self._accounts = dict(list(accounts.items())[-MAX_ACCOUNT_OFFSETS:])
+
     def _put(self, account: str, offset: float) -> None:
         if account not in self._accounts and len(self._accounts) >= MAX_ACCOUNT_OFFSETS:
             self._accounts.pop(next(iter(self._accounts)))

@@ -10,10 +10,12 @@ naming the variable and the flag.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from emulator.configerror import ConfigError
 from emulator.resources import fixture_path
@@ -68,6 +70,16 @@ def scenario_path(text: str) -> Path:
 
 def _scenario_paths(text: str) -> tuple[Path, ...]:
     return tuple(scenario_path(p) for p in text.split(os.pathsep) if p)
+
+
+def _redis_url(text: str) -> bool:
+    parts = urlsplit(text)
+    try:
+        return parts.scheme in ("redis", "rediss") and bool(parts.hostname) and \
+            (parts.port is None or 0 < parts.port < 65536) and \
+            (parts.path in ("", "/") or parts.path[1:].isdigit())
+    except ValueError:  # a port that is no number
+        return False
 
 
 def _positive(value: float) -> bool:
@@ -178,6 +190,17 @@ class Settings:
                                  "dropped first", int, lambda v: v >= 1, "an integer >= 1")
     result_bytes: int = _setting(256 * MIB, "bytes of result files kept for Urls, oldest "
                                  "dropped first", int, lambda v: v >= MIB, f"bytes >= {MIB}")
+    state: str = _setting("memory", "where state shared by processes and replicas lives: "
+                          "`memory` (this process only) or redis://host:port/db", str,
+                          lambda v: v == "memory" or _redis_url(v),
+                          "`memory` or a redis://host[:port][/db] (or rediss://) Url", "STORE")
+    state_prefix: str = _setting("bda", "prefix of this emulator's Redis keys (several "
+                                 "emulators can share one Redis)", str,
+                                 lambda v: re.fullmatch(r"[A-Za-z0-9._-]{1,64}", v) is not None,
+                                 "1-64 letters, digits, dots, dashes, underscores", "NAME")
+    processes: int = _setting(1, "server processes sharing the port (SO_REUSEPORT); more than "
+                              "one needs --state redis://…", int, lambda v: 1 <= v <= 64,
+                              "an integer 1-64")
     max_inflight_bytes: int = _setting(48 * MIB, "request-body bytes held at once; later "
                                        "requests wait their turn, RequestLimitExceeded after "
                                        "--read-timeout", int, lambda v: v >= MIB,

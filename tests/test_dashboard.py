@@ -94,9 +94,12 @@ def test_url_mode_pictures_come_from_the_result_files_while_kept() -> None:
     gallery.keep("r", Outcome(fragment, None, task=("0", "OK")))
     png = fixture_path("images/portrait.png").read_bytes()
 
+    async def stored(key: str) -> bytes | None:
+        return {"a" * 32: png}.get(key)
+
     async def draw() -> Any:
         with ThreadPoolExecutor(1) as pool:
-            return await gallery.view("r", pool, {"a" * 32: png}.get)
+            return await gallery.view("r", pool, stored)
 
     view = asyncio.run(draw())
     assert view.pictures["cutout"].data == png

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator.scenarios.rules import MAX_RATE_KEYS
+from emulator.scenarios.counters import MAX_RATE_KEYS
 from emulator.serve.server import EmulatorServer
 from emulator.settings import Settings
 from emulator.testing import free_port as _free_port
@@ -159,13 +159,22 @@ def test_state_is_bounded_by_count() -> None:
 
 
 def test_rate_limit_windows_are_bounded_by_secret_id_count() -> None:
+    import asyncio
+
+    from emulator.scenarios.counters import MemoryCounters
     from emulator.scenarios.rules import build_rule
 
     rule = build_rule({"effect": {"rate_limit": {"limit": 1}}}, 0, "seed")
-    for i in range(MAX_RATE_KEYS + 50):
-        rule._count(f"AKID{i}", now=0.0, per=1.0)
-    assert len(rule._windows) == MAX_RATE_KEYS
-    assert "AKID0" not in rule._windows and f"AKID{MAX_RATE_KEYS + 49}" in rule._windows
+    counters = MemoryCounters()
+
+    async def steps() -> None:
+        for i in range(MAX_RATE_KEYS + 50):
+            await counters.step("uid", 0, rule.plan, f"AKID{i}", 0.0)
+
+    asyncio.run(steps())
+    windows = counters.windows("uid", 0)
+    assert len(windows) == MAX_RATE_KEYS
+    assert "AKID0" not in windows and f"AKID{MAX_RATE_KEYS + 49}" in windows
 
 
 def test_timed_out_body_closes_the_connection(impatient: EmulatorServer) -> None:

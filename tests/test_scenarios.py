@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -23,7 +24,8 @@ from emulator.scenarios.loading import (
     load_paths,
     parse,
 )
-from emulator.scenarios.store import Decision, ScenarioStore
+from emulator.scenarios.store import Decision
+from emulator.scenarios.store import ScenarioStore as AsyncStore
 from emulator.wire.request import RawRequest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +35,21 @@ FACTS = Facts(action=SEGMENT, secret_id="AKIDA", region="ap-guangzhou",
               url="https://example.com/a.jpg", image_sha256="ab" * 32,
               headers={"x-test": "yes"})
 ERROR = {"error": {"code": "InternalError"}}
+
+
+class ScenarioStore(AsyncStore):
+    """The store, its async calls run to completion (these tests have no event loop)."""
+
+    def decide(self, *args: Any, **kwargs: Any) -> Decision:  # type: ignore[override]
+        return asyncio.run(super().decide(*args, **kwargs))
+
+    def describe(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return asyncio.run(super().describe(*args, **kwargs))
+
+    def requests(self, name: str) -> int:
+        """How many requests the active scenario ``name`` has seen."""
+        scenario = self.active[name]
+        return asyncio.run(self.counters.read(scenario.uid, 0))[0]
 
 
 def store(*rules: dict[str, Any], seed: int | None = None) -> ScenarioStore:
@@ -248,12 +265,12 @@ def test_seeded_probability_is_reproducible() -> None:
 
 
 def test_probability_in_a_fresh_process_gives_the_same_draws() -> None:
-    code = ("from emulator.scenarios.loading import parse; "
+    code = ("import asyncio; from emulator.scenarios.loading import parse; "
             "from emulator.scenarios.store import ScenarioStore; "
             "from emulator.scenarios.facts import Facts; "
             "st = ScenarioStore([parse({'name': 'p', 'rules': [{'effect': 'reset', "
             "'probability': 0.5}]}, 'x')]); print(''.join('x' if "
-            "st.decide(Facts(), 0).effect else '.' for _ in range(40)))")
+            "asyncio.run(st.decide(Facts(), 0)).effect else '.' for _ in range(40)))")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, env={"PYTHONHASHSEED": seed}).stdout
             for seed in ("1", "2")}
@@ -339,7 +356,7 @@ def test_header_scenario_first_then_the_active_ones() -> None:
                  "n"))
     decision = st.decide(FACTS, 0.0, "named")
     assert decision.delay == 1.5 and decision.rules == ["named#rule-0", "t#rule-0"]
-    assert st.active["named"].requests == 1
+    assert st.requests("named") == 1
 
 
 def test_describe_shows_rules_with_hit_counts() -> None:

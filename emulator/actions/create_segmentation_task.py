@@ -41,7 +41,7 @@ async def handle(services: Services, call: Call, raw: RawRequest,
     if background_url is not None:
         check_url_syntax(background_url)
     owner = call.account.secret_id
-    services.jobs.check_capacity(owner)
+    await services.jobs.check_capacity(owner)
     video = await fetch_video(video_url, session=services.session,
                               policy=services.video_policy, url_map=services.url_map)
     info = await offload.run(services.prep, len(video) + offload.OFF_LOOP_BYTES + 1,
@@ -51,8 +51,8 @@ async def handle(services: Services, call: Call, raw: RawRequest,
         background = await fetch_image(background_url, session=services.session,
                                        policy=services.fetch_policy, url_map=services.url_map)
         await offload.run(services.prep, len(background), load_image, background)
-    task = services.jobs.submit(Submission(owner, video, info, background,
-                                           directives.job or JobPlan()))
+    task = await services.jobs.submit(Submission(owner, video, info, background,
+                                                 directives.job or JobPlan()))
     return Outcome(fields_fragment({"TaskID": task.task_id,
                                     "EstimatedProcessingTime": task.estimated_seconds}),
                    task=(task.task_id, task.state))

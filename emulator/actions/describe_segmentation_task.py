@@ -23,7 +23,7 @@ ACTION = "DescribeSegmentationTask"
 async def handle(services: Services, call: Call, raw: RawRequest,
                  directives: Directives) -> Outcome:
     params = await read_params(services, ACTION, call, raw)
-    task = services.jobs.describe(call.account.secret_id, params["TaskID"])
+    task = await services.jobs.describe(call.account.secret_id, params["TaskID"])
     url = md5 = ""
     if task.finished and task.result_key is not None:
         ttl = task.plan.url_ttl if task.plan.url_ttl is not None else URL_TTL

@@ -28,7 +28,7 @@ import logging
 import secrets
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,7 +36,15 @@ from typing import Any
 from emulator.clock import Clock
 from emulator.errors import ApiError
 from emulator.state.files import ResultFiles
-from emulator.state.tasks import FINISHED, PROCESSING, QUEUING, JobPlan, Task, TaskStore
+from emulator.state.tasks import (
+    FINISHED,
+    PROCESSING,
+    QUEUING,
+    JobPlan,
+    StateError,
+    Task,
+    TaskStore,
+)
 
 log = logging.getLogger("bda_emulator.jobs")
 
@@ -86,21 +94,28 @@ Segmenter = Callable[..., tuple[bytes, str]]
 
 
 class JobRunner:
-    """Owns the queue and the workers; changes tasks only through the store."""
+    """Owns this process's queue and workers; changes tasks only through the store.
+
+    With a shared store several runners (processes or replicas) share the tasks: each runs
+    the tasks created through it (it holds their input), and any of them describes,
+    terminates or moves any task through the store — a terminate or a move meant for a task
+    another process runs is a flag on the task that its runner reads while it works.
+    """
 
     def __init__(self, store: TaskStore, files: ResultFiles, clock: Clock, settings: JobSettings,
-                 executor: Executor, segmenter: Segmenter) -> None:
+                 executor: Executor, segmenter: Segmenter,
+                 refresh: Callable[[], Awaitable[None]] | None = None) -> None:
         self.store = store
         self.files = files
         self.clock = clock
         self.settings = settings
         self.executor = executor
         self.segmenter = segmenter  # (video, background, progress, cancelled) -> (mp4, codec)
+        self.refresh = refresh  # brings a shared clock up to date before it is read
         self._queue: deque[str] = deque()
         self._work: dict[str, _Work] = {}
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
-        self._forced: set[str] = set()  # moved to FINISHED by an admin: no clock to await
 
     # -- lifecycle of the runner ---------------------------------------------------------------
 
@@ -115,10 +130,10 @@ class JobRunner:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
 
-    def reset(self, owner: str | None = None) -> None:
+    async def reset(self, owner: str | None = None) -> None:
         """Forget every task (or one account's): queued ones dropped, running ones cancelled
         (admin reset, or an account deleted)."""
-        for task in list(self.store):
+        for task in await self.store.all():
             if owner is not None and task.owner != owner:
                 continue
             if task.task_id in self._queue:
@@ -126,84 +141,85 @@ class JobRunner:
             work = self._work.get(task.task_id)
             if work is not None:
                 work.cancel.set()
-            self._forced.discard(task.task_id)
-            self.store.delete(task.task_id)
+            await self.store.delete(task.task_id)
             if task.result_key is not None:
-                self.files.delete(task.result_key)
+                await self.files.delete(task.result_key)
 
     # -- the three actions ---------------------------------------------------------------------
 
-    def check_capacity(self, owner: str) -> None:
+    async def check_capacity(self, owner: str) -> None:
         """Refuse before any download: a full queue, or too many tasks of this account."""
         if len(self._queue) >= self.settings.queue:
             raise ApiError("FailedOperation.JobQueueFull",
                            explain=f"{len(self._queue)} tasks are queued (--task-queue)")
-        if self.store.running(owner) >= self.settings.per_account:
+        if await self.store.running(owner) >= self.settings.per_account:
             raise ApiError("FailedOperation.TaskLimitExceeded",
                            explain=f"this account has {self.settings.per_account} unfinished "
                                    "tasks (--task-limit)")
 
-    def submit(self, submission: Submission) -> Task:
+    async def submit(self, submission: Submission) -> Task:
         """A new ``QUEUING`` task with an honest estimate."""
-        self.check_capacity(submission.owner)
-        estimate = round(self._queued_seconds() / self.settings.workers
+        await self.check_capacity(submission.owner)
+        estimate = round(await self._queued_seconds() / self.settings.workers
                          + self.emulated_seconds(submission.info), 3)
         task = Task(task_id=_task_id(), owner=submission.owner,
                     created_at=self.clock.now(submission.owner), estimated_seconds=estimate,
                     video=submission.info, plan=submission.plan)
-        self.store.create(task)
+        await self.store.create(task)
         self._work[task.task_id] = _Work(submission)
         self._queue.append(task.task_id)
         self._wake.set()
         return task
 
-    def describe(self, owner: str, task_id: str) -> Task:
-        task = self.store.get(task_id)
+    async def describe(self, owner: str, task_id: str) -> Task:
+        task = await self.store.get(task_id)
         if task is None or not secrets.compare_digest(task.owner, owner):
             raise ApiError("FailedOperation.TaskNotExist")
         return task
 
-    def terminate(self, owner: str, task_id: str) -> Task:
-        task = self.describe(owner, task_id)
+    async def terminate(self, owner: str, task_id: str) -> Task:
+        task = await self.describe(owner, task_id)
         if task.finished:
             raise ApiError("FailedOperation.TerminateTaskFailed",
                            explain=f"task {task_id} is already FINISHED")
         work = self._work.get(task_id)
-        if work is not None and work.done:
+        if (work is not None and work.done) or task.work_done:
             raise ApiError("FailedOperation.JobConflict",
                            explain=f"task {task_id} has done its work and is being finalised")
-        if task_id in self._queue:
-            self._queue.remove(task_id)
-            return self._end(task_id, "task terminated") or task
+        if task_id in self._queue or (work is None and task.state == QUEUING):
+            if task_id in self._queue:
+                self._queue.remove(task_id)
+            return await self._end(task_id, "task terminated") or task
         if work is not None:
             work.cancel.set()  # the worker stops within one frame and ends the task
-        return task
+            return task
+        return await self.store.update(task_id, cancel=True)  # another process runs it
 
-    def move(self, task_id: str, state: str, error: str = "") -> Task:
+    async def move(self, task_id: str, state: str, error: str = "") -> Task:
         """An admin's manual transition (moto-style): ``PROCESSING`` takes it out of the
         queue's order and starts it next; ``FINISHED`` ends it now — with ``error`` as its
         ErrorMsg, or, without one, as soon as its work is done (the clock no longer awaited)."""
-        task = self.store.get(task_id)
+        task = await self.store.get(task_id)
         if task is None:
             raise KeyError(task_id)
         work = self._work.get(task_id)
-        if state == PROCESSING and task.state == QUEUING and task_id in self._queue:
-            self._queue.remove(task_id)
-            self._queue.appendleft(task_id)
-            self.store.update(task_id, plan=replace(task.plan, stuck_state=None))
-            self._wake.set()
+        if state == PROCESSING and task.state == QUEUING:
+            if task_id in self._queue:
+                self._queue.remove(task_id)
+                self._queue.appendleft(task_id)
+            await self.store.update(task_id, plan=replace(task.plan, stuck_state=None))
         elif state == FINISHED and error:
             if task_id in self._queue:
                 self._queue.remove(task_id)
             if work is not None:
                 work.cancel.set()
             if not task.finished:
-                return self._end(task_id, error) or task
-        elif state == FINISHED:
-            self.store.update(task_id, plan=replace(task.plan, stuck_state=None))
-            self._forced.add(task_id)
+                return await self._end(task_id, error) or task
+        elif state == FINISHED and not task.finished:
+            await self.store.update(task_id, plan=replace(task.plan, stuck_state=None),
+                                    forced=True)
         self._wake.set()
-        return self.store.get(task_id) or task
+        return await self.store.get(task_id) or task
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -211,26 +227,33 @@ class JobRunner:
         pixels = int(info["FrameWidth"]) * int(info["FrameHeight"])
         return float(info["Duration"]) * self.settings.pace * max(1.0, pixels / REFERENCE_PIXELS)
 
-    def _queued_seconds(self) -> float:
+    async def _queued_seconds(self) -> float:
         total = 0.0
-        for task_id in self._queue:
-            task = self.store.get(task_id)
+        for task_id in list(self._queue):
+            task = await self.store.get(task_id)
             if task is not None and task.video is not None:
                 total += self.emulated_seconds(task.video)
         return total
+
+    async def _now(self, owner: str | None) -> float:
+        if self.refresh is not None:
+            await self.refresh()
+        return self.clock.now(owner)
 
     # -- the workers -----------------------------------------------------------------------------
 
     async def _next(self) -> str:
         while True:
             for task_id in list(self._queue):
-                task = self.store.get(task_id)
-                if task is None:
-                    self._queue.remove(task_id)
+                task = await self.store.get(task_id)
+                if task is None or task.finished:  # reset, or terminated elsewhere
+                    if task_id in self._queue:
+                        self._queue.remove(task_id)
+                    self._work.pop(task_id, None)
                     continue
                 held = task.plan.stuck_state == QUEUING and \
-                    self.clock.now(task.owner) < task.created_at + task.plan.stuck_seconds
-                if not held:
+                    await self._now(task.owner) < task.created_at + task.plan.stuck_seconds
+                if not held and task_id in self._queue:
                     self._queue.remove(task_id)
                     return task_id
             self._wake.clear()
@@ -245,25 +268,41 @@ class JobRunner:
                 await self._run(task_id)
             except asyncio.CancelledError:
                 raise
+            except StateError:  # ended meanwhile (terminated or moved through the store)
+                pass
             except Exception:  # a bug here must not stop the worker; the task says so
                 log.exception("task %s failed in the emulator", task_id)
                 with contextlib.suppress(Exception):
-                    self._end(task_id, "internal error")
+                    await self._end(task_id, "internal error")
             finally:
                 self._work.pop(task_id, None)
-                self._forced.discard(task_id)
+
+    async def _watch(self, task_id: str, work: _Work, progress: list[int]) -> None:
+        """While the frames are segmented: save progress and heed a terminate or reset made
+        through the store (by another process, or an admin)."""
+        saved = 0
+        while True:
+            await asyncio.sleep(CLOCK_POLL)
+            task = await self.store.get(task_id)
+            if task is None or task.cancel or task.finished:
+                work.cancel.set()
+                return
+            if progress[0] != saved:
+                saved = progress[0]
+                await self.store.update(task_id, frames_done=saved)
 
     async def _run(self, task_id: str) -> None:
         work = self._work[task_id]
         owner = work.submission.owner
-        started = self.clock.now(owner)
-        task = self.store.transition(task_id, PROCESSING, started)
+        started = await self._now(owner)
+        task = await self.store.transition(task_id, PROCESSING, started)
         loop = asyncio.get_running_loop()
         total = int(task.video["TotalFrames"]) if task.video else 0
         fail_at = task.plan.fail_at
+        latest = [0]
 
         def progress(done: int, frames: int) -> None:
-            loop.call_soon_threadsafe(self._progress, task_id, done)
+            latest[0] = done
             if fail_at is not None and done >= fail_at * max(frames, 1):
                 raise JobFailed(task.plan.error_msg)
 
@@ -271,53 +310,59 @@ class JobRunner:
             return work.cancel.is_set()
 
         if fail_at is not None and fail_at <= 0:
-            self._end(task_id, task.plan.error_msg)
+            await self._end(task_id, task.plan.error_msg)
             return
         sub = work.submission
+        watcher = asyncio.create_task(self._watch(task_id, work, latest))
         try:
             mp4, _codec = await loop.run_in_executor(
                 self.executor, self.segmenter, sub.video, sub.background, progress, cancelled)
         except JobFailed as failure:
-            self._end(task_id, str(failure))
+            await self._end(task_id, str(failure))
             return
         except ApiError as error:  # the video stopped decoding halfway
-            self._end(task_id, error.message("en-US"))
+            await self._end(task_id, error.message("en-US"))
             return
         except Exception as error:
             if work.cancel.is_set():  # the segmenter's own cancellation exception
-                self._end(task_id, "task terminated")
+                await self._end(task_id, "task terminated")
                 return
             raise error
-        key = self.files.put(mp4, VIDEO_TYPE)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+        key = await self.files.put(mp4, VIDEO_TYPE)
         md5 = hashlib.md5(mp4, usedforsecurity=False).hexdigest().upper()
         if task.plan.corrupt_md5:
             md5 = hashlib.md5(mp4 + b"\0", usedforsecurity=False).hexdigest().upper()
         work.done = True
-        self.store.update(task_id, frames_done=total)
+        current = await self.store.get(task_id)
+        if current is None or current.finished:  # forgotten or ended meanwhile
+            await self.files.delete(key)
+            return
+        await self.store.update(task_id, frames_done=total, work_done=True)
         ready = started + self.emulated_seconds(task.video or {"FrameWidth": 1,
                                                                "FrameHeight": 1,
                                                                "Duration": 0})
         if task.plan.stuck_state == PROCESSING:
             ready += task.plan.stuck_seconds
-        while self.clock.now(owner) < ready and task_id not in self._forced:
+        while current is not None and not current.forced and not current.finished and \
+                await self._now(owner) < ready:
             await asyncio.sleep(CLOCK_POLL)
-        if self.store.get(task_id) is None:  # forgotten by a reset meanwhile
-            self.files.delete(key)
+            current = await self.store.get(task_id)
+        if current is None or current.finished:  # forgotten by a reset meanwhile, or ended
+            await self.files.delete(key)
             return
-        self.store.transition(task_id, FINISHED, self.clock.now(owner), result_key=key,
-                              result_md5=md5)
+        await self.store.transition(task_id, FINISHED, await self._now(owner), result_key=key,
+                                    result_md5=md5)
 
-    def _progress(self, task_id: str, done: int) -> None:
-        task = self.store.get(task_id)
-        if task is not None and not task.finished:
-            self.store.update(task_id, frames_done=done)
-
-    def _end(self, task_id: str, error: str) -> Task | None:
-        if self.store.get(task_id) is None:  # forgotten by a reset meanwhile
+    async def _end(self, task_id: str, error: str) -> Task | None:
+        task = await self.store.get(task_id)
+        if task is None:  # forgotten by a reset meanwhile
             return None
-        owner = self.store.get(task_id)
-        at = self.clock.now(owner.owner if owner else None)
-        return self.store.transition(task_id, FINISHED, at, error=error)
+        return await self.store.transition(task_id, FINISHED, await self._now(task.owner),
+                                           error=error)
 
 
 def _task_id() -> str:

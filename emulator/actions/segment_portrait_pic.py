@@ -51,7 +51,8 @@ async def handle(services: Services, call: Call, raw: RawRequest,
     now = services.clock.now()
     base = result_base(services, raw)
     files = services.results
-    urls = {name: files.url(base, files.put(data, _TYPES[name]), name, now, services.url_ttl)
+    urls = {name: files.url(base, await files.put(data, _TYPES[name]), name, now,
+                            services.url_ttl)
             for name, data in reply.files}
     return Outcome(fields_fragment({
         "ResultImage": "", "ResultMask": "", "ResultImageUrl": urls[IMAGE],

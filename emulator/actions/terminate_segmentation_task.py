@@ -19,5 +19,5 @@ ACTION = "TerminateSegmentationTask"
 async def handle(services: Services, call: Call, raw: RawRequest,
                  directives: Directives) -> Outcome:
     params = await read_params(services, ACTION, call, raw)
-    task = services.jobs.terminate(call.account.secret_id, params["TaskID"])
+    task = await services.jobs.terminate(call.account.secret_id, params["TaskID"])
     return Outcome(b"", task=(task.task_id, task.state))

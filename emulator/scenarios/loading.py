@@ -14,8 +14,9 @@ Effects are named by one key: ``{"error": {"code": ..., "message"?, "details"?}}
 ``"malformed_json"``, ``"hang"`` alone.
 
 Bundled scenarios are named by their path under ``fixtures/scenarios`` without ``.json``
-(``drills/flaky-10``). Randomness is a per-rule ``random.Random`` seeded from the file, so the
-same scenario meets the same sequence of requests with the same draws. This module does no I/O
+(``drills/flaky-10``). Randomness is a per-rule sequence of draws seeded from the file
+(:func:`emulator.scenarios.counters.draw`), so the same scenario meets the same sequence of
+requests with the same draws. This module does no I/O
 beyond reading files and holds no global state (:mod:`emulator.scenarios.store` holds it).
 """
 
@@ -23,8 +24,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from typing import Any
 from emulator import strictjson
 from emulator.configerror import ConfigError
 from emulator.resources import fixture_path, schema_path
+from emulator.scenarios.counters import Tally
 from emulator.scenarios.rules import Rule, build_rule
 from emulator.strictjson import NonFiniteNumber, pointer
 
@@ -58,7 +61,8 @@ class ScenarioLimit(ScenarioError):
 
 @dataclass(slots=True)
 class Scenario:
-    """A loaded scenario and its live state (rule counters, request ordinal)."""
+    """A loaded scenario. Its live state (request ordinal, rule counters) is kept by a
+    counters store under ``uid``, which names this loading: loading it again starts afresh."""
 
     name: str
     description: str
@@ -66,7 +70,7 @@ class Scenario:
     document: Mapping[str, Any]
     source: str
     loaded_at: float = 0.0
-    requests: int = 0
+    uid: str = field(default_factory=lambda: secrets.token_hex(8))
 
     def fresh(self, now: float) -> Scenario:
         """The same scenario with its state as at loading, loaded at ``now``."""
@@ -77,25 +81,26 @@ class Scenario:
         """Whether every rule's plan must be used up (``"strict": true`` in the document)."""
         return bool(self.document.get("strict", False))
 
-    def pending(self) -> list[dict[str, Any]]:
+    def pending(self, tallies: Sequence[Tally]) -> list[dict[str, Any]]:
         """What strict rules have left: sequence steps or ``times`` never consumed."""
         left = []
-        for rule in self.rules:
+        for rule, tally in zip(self.rules, tallies, strict=True):
             if not (self.strict or rule.strict):
                 continue
-            if rule.sequence and not rule.cycle and rule.position < len(rule.effects):
+            if rule.sequence and not rule.cycle and tally.position < len(rule.effects):
                 left.append({"scenario": self.name, "rule": rule.name, "kind": "steps",
-                             "unused": len(rule.effects) - rule.position,
+                             "unused": len(rule.effects) - tally.position,
                              "of": len(rule.effects)})
-            elif rule.times is not None and rule.hits < rule.times:
+            elif rule.times is not None and tally.hits < rule.times:
                 left.append({"scenario": self.name, "rule": rule.name, "kind": "times",
-                             "unused": rule.times - rule.hits, "of": rule.times})
+                             "unused": rule.times - tally.hits, "of": rule.times})
         return left
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, requests: int, tallies: Sequence[Tally]) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "source": self.source,
-                "loaded_at": self.loaded_at, "requests": self.requests, "strict": self.strict,
-                "rules": [rule.describe() for rule in self.rules], "pending": self.pending()}
+                "loaded_at": self.loaded_at, "requests": requests, "strict": self.strict,
+                "rules": [rule.describe(t) for rule, t in zip(self.rules, tallies, strict=True)],
+                "pending": self.pending(tallies)}
 
 
 @cache
@@ -106,8 +111,9 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
-def parse(document: Any, source: str, now: float = 0.0) -> Scenario:
-    """Validate ``document`` (schema, then codes and patterns) and build the scenario."""
+def parse(document: Any, source: str, now: float = 0.0, uid: str | None = None) -> Scenario:
+    """Validate ``document`` (schema, then codes and patterns) and build the scenario
+    (``uid``: the loading it continues, as another process made it)."""
     import jsonschema
 
     rules = document.get("rules") if isinstance(document, dict) else None
@@ -126,8 +132,11 @@ def parse(document: Any, source: str, now: float = 0.0) -> Scenario:
             where, message = exc.args
             raise ScenarioError(f"{source}: at {pointer(['rules', index])}{where}: "
                                 f"{message}") from exc
-    return Scenario(document["name"], document.get("description", ""), rules, document,
-                    source, loaded_at=now)
+    scenario = Scenario(document["name"], document.get("description", ""), rules, document,
+                        source, loaded_at=now)
+    if uid is not None:
+        scenario.uid = uid
+    return scenario
 
 
 def load_text(text: str | bytes, source: str, now: float = 0.0) -> Scenario:

@@ -2,20 +2,20 @@
 
 Built from an already schema-checked rule document by :func:`build_rule`, which raises
 ``ValueError(<pointer inside the rule>, <problem>)`` for what a schema cannot say (an
-undocumented code, a bad regular expression). State — hits, position in a sequence, the seeded
-generator, rate-limit windows — lives on the rule, so resetting means building it again.
+undocumented code, a bad regular expression). State — hits, position in a sequence, draws,
+rate-limit windows — lives in a counters store (:mod:`emulator.scenarios.counters`).
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from emulator.errors import CATALOGUE
+from emulator.scenarios.counters import Plan, Step, Tally
 from emulator.scenarios.effects import (
     FAULT_KINDS,
     Delay,
@@ -30,9 +30,6 @@ from emulator.scenarios.facts import Facts
 from emulator.state.tasks import JobPlan
 
 _FACTS = ("action", "secret_id", "region", "signature_method", "image_sha256", "host")
-
-#: Distinct SecretIds a rate-limit rule keeps windows for; the oldest is forgotten first.
-MAX_RATE_KEYS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +72,8 @@ class Match:
 
 
 class Rule:
-    """A match, one effect or an ordered sequence, and a lifetime."""
+    """A match, one effect or an ordered sequence, and a lifetime. Holds no live state: its
+    counters live in a :class:`~emulator.scenarios.counters.Counters` store."""
 
     def __init__(self, name: str, match: Match, effects: tuple[Effect, ...], *,
                  sequence: bool = False, cycle: bool = False, times: int | None = None,
@@ -93,66 +91,40 @@ class Rule:
         self.probability = probability
         self.document = document or {}
         self.strict = bool(self.document.get("strict", False))
-        self._seed = seed
-        self._rng: random.Random | None = None  # ~2.5 KB: made only for rules that draw
-        self.matched = 0
-        self.hits = 0
-        self.position = 0
-        self._windows: dict[str, deque[float]] = {}
+        self.seed = str(seed)
+        self.plan = Plan(times=times, bound=len(effects) if sequence and not cycle else None,
+                         probability=probability, seed=self.seed,
+                         rates=tuple((e.limit, e.per_seconds) if isinstance(e, RateLimit)
+                                     else None for e in effects))
 
-    @property
-    def rng(self) -> random.Random:
-        """The rule's seeded generator, created at its first draw."""
-        if self._rng is None:
-            self._rng = random.Random(self._seed)
-        return self._rng
+    def admits(self, facts: Facts, ordinal: int, elapsed: float) -> bool:
+        """Whether the rule's match and window take the request (before its counters)."""
+        return self.match.accepts(facts, ordinal) and not (
+            (self.after and elapsed < self.after)
+            or (self.until is not None and elapsed >= self.until))
 
-    @property
-    def remaining(self) -> int | None:
-        """How many more times the rule can act (None: unbounded)."""
-        bounds = [] if self.times is None else [self.times - self.hits]
-        if self.sequence and not self.cycle:
-            bounds.append(len(self.effects) - self.position)
-        return max(min(bounds), 0) if bounds else None
-
-    def evaluate(self, facts: Facts, ordinal: int, elapsed: float, now: float) -> Effect | None:
-        """The effect this rule has on the request, or None to fall through."""
-        if not self.match.accepts(facts, ordinal):
-            return None
-        if (self.after and elapsed < self.after) or (self.until is not None
-                                                       and elapsed >= self.until):
-            return None
-        if self.remaining == 0:
-            return None
-        self.matched += 1
-        if self.probability is not None and self.rng.random() >= self.probability:
-            return None
-        effect = self.effects[self.position % len(self.effects)]
+    def effect_of(self, step: Step) -> Effect:
+        """The effect of a step that acts: a tripped rate limit becomes its error; a delay is
+        drawn from the rule's seed and the hit's number."""
+        effect = self.effects[step.position]
         if isinstance(effect, RateLimit):
-            count = self._count(facts.secret_id or "", now, effect.per_seconds)
-            if count <= effect.limit:
-                return None
-            error = effect.error(count)
-            effect = ErrorEffect(error.code, details=tuple(error.details.items()))
-        elif isinstance(effect, Delay):
-            effect = Delay(seconds=effect.sample(self.rng))
-        self.hits += 1
-        self.position += 1
+            error = effect.error(step.count)
+            return ErrorEffect(error.code, details=tuple(error.details.items()))
+        if isinstance(effect, Delay):
+            return Delay(seconds=effect.sample(random.Random(f"{self.seed}/delay/{step.hit}")))
         return effect
 
-    def _count(self, key: str, now: float, per: float) -> int:
-        if key not in self._windows and len(self._windows) >= MAX_RATE_KEYS:
-            del self._windows[next(iter(self._windows))]  # bounded: forget the oldest key
-        window = self._windows.setdefault(key, deque())
-        while window and window[0] <= now - per:
-            window.popleft()
-        window.append(now)
-        return len(window)
+    def remaining(self, tally: Tally) -> int | None:
+        """How many more times the rule can act (None: unbounded)."""
+        bounds = [] if self.times is None else [self.times - tally.hits]
+        if self.sequence and not self.cycle:
+            bounds.append(len(self.effects) - tally.position)
+        return max(min(bounds), 0) if bounds else None
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, tally: Tally) -> dict[str, Any]:
         """The rule as written, with its counters."""
-        return {**self.document, "name": self.name, "matched": self.matched, "hits": self.hits,
-                "remaining": self.remaining}
+        return {**self.document, "name": self.name, "matched": tally.matched,
+                "hits": tally.hits, "remaining": self.remaining(tally)}
 
 
 def build_rule(doc: Mapping[str, Any], index: int, default_seed: str) -> Rule:

@@ -9,16 +9,17 @@ clock, passed in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+from emulator.scenarios.counters import Counters, MemoryCounters
 from emulator.scenarios.effects import Delay, Effect, Pass
 from emulator.scenarios.facts import Facts
 from emulator.scenarios.loading import (
     MAX_SCENARIOS,
     Scenario,
-    ScenarioError,
     ScenarioLimit,
     UnknownScenario,
     load_bundled,
@@ -43,6 +44,12 @@ class Decision:
     rules: list[str] = field(default_factory=list)
 
 
+@lru_cache(maxsize=64)
+def load_bundled_cached(name: str) -> Scenario | None:
+    """A bundled scenario's definition (for what it matches on, never for its state)."""
+    return load_bundled(name)
+
+
 #: Scenarios held at once over every account's namespace (each one's own cap: MAX_SCENARIOS).
 MAX_SCENARIOS_TOTAL = 1000
 
@@ -55,6 +62,15 @@ class _Space:
     per_request: dict[str, Scenario] = field(default_factory=dict)
 
 
+#: How a store hears of a scenario first named by a request: it returns the loading to use
+#: (a shared store answers with the one another process adopted first).
+Adopt = Callable[[str | None, Scenario], Awaitable[Scenario]]
+
+
+async def _keep(account: str | None, scenario: Scenario) -> Scenario:
+    return scenario
+
+
 class ScenarioStore:
     """The active scenarios per namespace, those named per request, and the start state.
 
@@ -62,11 +78,18 @@ class ScenarioStore:
     account; they see every request. An account's namespace (``account=<SecretId>``: a test's
     own account) holds scenarios that see only that account's requests, with their own
     counters, sequences and per-request state, so parallel test suites do not meet.
+
+    The definitions live here; their counters live in ``counters`` (this process's, or a
+    shared store's), keyed by each loading's ``uid``.
     """
 
-    def __init__(self, start: Sequence[Scenario] = (), now: float = 0.0) -> None:
+    def __init__(self, start: Sequence[Scenario] = (), now: float = 0.0,
+                 counters: Counters | None = None) -> None:
         self._start = list(start)
         self._spaces: dict[str | None, _Space] = {}
+        self.counters: Counters = counters or MemoryCounters()
+        self.adopt: Adopt = _keep
+        self._dropped: list[str] = []
         self.reset(now)
 
     @property
@@ -83,12 +106,30 @@ class ScenarioStore:
     def _total(self) -> int:
         return sum(len(s.active) + len(s.per_request) for s in self._spaces.values())
 
+    def _drop(self, scenarios: Iterable[Scenario]) -> None:
+        self._dropped += [s.uid for s in scenarios]
+
+    async def flush(self) -> None:
+        """Let the counters forget the loadings dropped since the last call."""
+        dropped, self._dropped = self._dropped, []
+        if dropped:
+            await self.counters.forget(dropped)
+
+    @property
+    def start(self) -> list[Scenario]:
+        """The scenarios loaded at start (as read from their files)."""
+        return list(self._start)
+
     def reset(self, now: float, account: str | None = None) -> None:
         """Back to the start: the scenarios loaded at start with fresh counters, no account's
         scenarios (``account``: only that namespace is emptied)."""
         if account is not None:
-            self._spaces.pop(account, None)
+            space = self._spaces.pop(account, None)
+            if space is not None:
+                self._drop([*space.active.values(), *space.per_request.values()])
             return
+        for space in self._spaces.values():
+            self._drop([*space.active.values(), *space.per_request.values()])
         self._spaces = {None: _Space({s.name: s.fresh(now) for s in self._start})}
 
     def put(self, scenario: Scenario, account: str | None = None) -> bool:
@@ -99,23 +140,28 @@ class ScenarioStore:
                              or self._total() >= MAX_SCENARIOS_TOTAL):
             raise ScenarioLimit(f"{MAX_SCENARIOS} scenarios are active, the most allowed; "
                                 "delete one first")
+        old = [s for s in (space.active.get(scenario.name),
+                           space.per_request.pop(scenario.name, None)) if s is not None]
+        self._drop(s for s in old if s.uid != scenario.uid)
         space.active[scenario.name] = scenario
-        space.per_request.pop(scenario.name, None)
         return replaced
 
     def delete(self, name: str, account: str | None = None) -> bool:
         space = self._space(account)
-        space.per_request.pop(name, None)
-        return space.active.pop(name, None) is not None
+        request = space.per_request.pop(name, None)
+        active = space.active.pop(name, None)
+        self._drop(s for s in (request, active) if s is not None)
+        return active is not None
 
     def clear(self, account: str | None = None) -> list[str]:
         space = self._space(account)
         names = list(space.active)
+        self._drop([*space.active.values(), *space.per_request.values()])
         space.active.clear()
         space.per_request.clear()
         return names
 
-    def named(self, name: str, now: float, account: str | None = None) -> Scenario:
+    async def named(self, name: str, now: float, account: str | None = None) -> Scenario:
         """The scenario an ``X-Emulator-Scenario`` header names; its state lives on (in the
         requesting account's namespace)."""
         space = self._space(account)
@@ -128,12 +174,33 @@ class ScenarioStore:
             if len(space.per_request) >= MAX_SCENARIOS or self._total() >= MAX_SCENARIOS_TOTAL:
                 if not space.per_request:
                     raise ScenarioLimit(f"{MAX_SCENARIOS_TOTAL} scenarios are held")
-                del space.per_request[next(iter(space.per_request))]
+                self._drop([space.per_request.pop(next(iter(space.per_request)))])
+            scenario = await self.adopt(account, scenario)
             space.per_request[name] = scenario
         return scenario
 
-    def _chosen(self, account: str | None, header: str | None, now: float) -> list[Scenario]:
-        chosen = [self.named(header, now, account)] if header else []
+    def keep_named(self, scenario: Scenario, account: str | None = None) -> None:
+        """Hold a per-request scenario another process adopted (a shared store's mirror)."""
+        self._space(account).per_request[scenario.name] = scenario
+
+    def mirror(self, spaces: dict[str | None, tuple[list[Scenario], list[Scenario]]]) -> None:
+        """Hold what a shared store holds: per namespace, its active and per-request
+        scenarios (their counters are the shared store's)."""
+        self._spaces = {name: _Space({s.name: s for s in active}, {s.name: s for s in named})
+                        for name, (active, named) in spaces.items()}
+        self._spaces.setdefault(None, _Space())
+
+    def namespaces(self) -> list[str | None]:
+        return list(self._spaces)
+
+    def held(self, account: str | None) -> tuple[list[Scenario], list[Scenario]]:
+        """A namespace's active and per-request scenarios."""
+        space = self._spaces.get(account) or _Space()
+        return list(space.active.values()), list(space.per_request.values())
+
+    async def _chosen(self, account: str | None, header: str | None,
+                      now: float) -> list[Scenario]:
+        chosen = [await self.named(header, now, account)] if header else []
         pools = [self.active.values()]
         if account is not None and account in self._spaces:
             pools.append(self._spaces[account].active.values())
@@ -141,27 +208,45 @@ class ScenarioStore:
             chosen += [s for s in pool if not chosen or s is not chosen[0]]
         return chosen
 
-    def needs_image(self, header: str | None, now: float, account: str | None = None) -> bool:
-        """Whether matching needs the image's sha256 (decoding megabytes otherwise skipped)."""
-        try:
-            scenarios = self._chosen(account, header, now)
-        except ScenarioError:  # decide() reports an unknown name
-            scenarios = self._chosen(account, None, now)
-        return any(rule.match.needs_image for scenario in scenarios for rule in scenario.rules)
+    def needs_image(self, header: str | None, account: str | None = None) -> bool:
+        """Whether matching needs the image's sha256 (decoding megabytes otherwise skipped):
+        a header naming a scenario is assumed to (bundled ones are read only when named)."""
+        space = self._spaces.get(account) if account is not None else None
+        named = None
+        if header:
+            named = ((space.active.get(header) or space.per_request.get(header)) if space
+                     else None) or self.active.get(header) or load_bundled_cached(header)
+        pools: list[Iterable[Scenario]] = [self.active.values()]
+        if space is not None:
+            pools.append(space.active.values())
+        if named is not None:
+            pools.append([named])
+        return any(rule.match.needs_image for pool in pools for scenario in pool
+                   for rule in scenario.rules)
 
-    def decide(self, facts: Facts, now: float, header: str | None = None,
-               account: str | None = None) -> Decision:
+    def quiet(self, account: str | None = None) -> bool:
+        """Whether no scenario could act on a request of ``account`` naming none."""
+        space = self._spaces.get(account) if account is not None else None
+        return not self.active and not (space is not None and space.active)
+
+    async def decide(self, facts: Facts, now: float, header: str | None = None,
+                     account: str | None = None) -> Decision:
         """Run the request past the named scenario (if any), the global ones, then those of
         ``account``'s namespace (the request's own account, when it is a known one)."""
-        chosen = self._chosen(account, header, now)
-        for scenario in chosen:
-            scenario.requests += 1
+        chosen = await self._chosen(account, header, now)
         decision = Decision()
-        for scenario in chosen:
-            for rule in scenario.rules:
-                effect = rule.evaluate(facts, scenario.requests, now - scenario.loaded_at, now)
-                if effect is None:
+        if not chosen:
+            return decision
+        ordinals = await self.counters.begin([s.uid for s in chosen])
+        key = facts.secret_id or ""
+        for scenario, ordinal in zip(chosen, ordinals, strict=True):
+            for index, rule in enumerate(scenario.rules):
+                if not rule.admits(facts, ordinal, now - scenario.loaded_at):
                     continue
+                step = await self.counters.step(scenario.uid, index, rule.plan, key, now)
+                if not step.acts:
+                    continue
+                effect = rule.effect_of(step)
                 decision.rules.append(f"{scenario.name}#{rule.name}")
                 if isinstance(effect, Delay):
                     decision.delay += effect.seconds
@@ -170,14 +255,21 @@ class ScenarioStore:
                 return decision
         return decision
 
-    def describe(self, account: str | None = None) -> dict[str, Any]:
+    async def describe(self, account: str | None = None) -> dict[str, Any]:
         """A namespace's scenarios with their counters and, for strict ones, what is left."""
-        space = self._space(account) if account is None or account in self._spaces else _Space()
-        return {"scenarios": [s.describe() for s in space.active.values()],
-                "per_request": [s.describe() for s in space.per_request.values()
-                                if s.name not in space.active],
-                "pending": [p for s in space.active.values() for p in s.pending()]}
+        active, per_request = self.held(account)
+        shown = [s for s in per_request if s.name not in {a.name for a in active}]
+        described = {}
+        pending = []
+        for scenario in [*active, *shown]:
+            requests, tallies = await self.counters.read(scenario.uid, len(scenario.rules))
+            described[scenario.uid] = scenario.describe(requests, tallies)
+            if scenario in active:
+                pending += scenario.pending(tallies)
+        return {"scenarios": [described[s.uid] for s in active],
+                "per_request": [described[s.uid] for s in shown],
+                "pending": pending}
 
     def forget(self, account: str) -> None:
         """Drop an account's namespace (its account was deleted)."""
-        self._spaces.pop(account, None)
+        self.reset(0.0, account)

@@ -31,13 +31,12 @@ from emulator.serve.guard import guarded as _guarded
 from emulator.serve.guard import json_reply as _json
 from emulator.serve.keys import (
     CLOCK,
-    COVERAGE,
     CREDENTIALS,
     GALLERY,
-    JOURNAL,
     SCENARIOS,
     SERVICES,
     SETTINGS,
+    SHARING,
     TASKS,
 )
 from emulator.state.tasks import Task
@@ -118,7 +117,7 @@ def _account(request: web.Request) -> str | None:
 async def list_scenarios(request: web.Request) -> web.Response:
     """Active scenarios with each rule's hit counts, those used per request, what strict ones
     have left (``pending``), and the bundled names."""
-    return _json({**request.app[SCENARIOS].describe(_account(request)),
+    return _json({**await request.app[SCENARIOS].describe(_account(request)),
                   "bundled": bundled_names()})
 
 
@@ -132,6 +131,7 @@ async def put_scenario(request: web.Request) -> web.Response:
         replaced = request.app[SCENARIOS].put(scenario, account)
     except ScenarioError as exc:  # ScenarioLimit too: 400 naming the limit
         raise _BadRequest(str(exc)) from exc
+    await request.app[SHARING].scenarios_changed(account)
     return _json({"status": "replaced" if replaced else "created",
                   "name": scenario.name, "rules": len(scenario.rules)},
                  status=200 if replaced else 201)
@@ -141,8 +141,12 @@ async def delete_scenarios(request: web.Request) -> web.Response:
     name = request.match_info.get("name")
     store, account = request.app[SCENARIOS], _account(request)
     if name is None:
-        return _json({"status": "cleared", "removed": store.clear(account)})
-    if not store.delete(name, account):
+        removed = store.clear(account)
+        await request.app[SHARING].scenarios_changed(account)
+        return _json({"status": "cleared", "removed": removed})
+    deleted = store.delete(name, account)
+    await request.app[SHARING].scenarios_changed(account)
+    if not deleted:
         return _error(404, f"no active scenario named {name!r}")
     return _json({"status": "deleted", "name": name})
 
@@ -152,16 +156,20 @@ async def reset(request: web.Request) -> web.Response:
     no tasks. With ``?account=``: only that account's namespace (its scenarios, clock,
     journal entries, coverage and tasks) — what parallel suites use instead."""
     app, account = request.app, _account(request)
+    sharing = app[SHARING]
     app[CLOCK].reset(account)
+    await sharing.clock_changed(account)
     now = app[CLOCK].now(account)
     app[SCENARIOS].reset(now, account)
-    app[JOURNAL].clear(account)
+    await sharing.reset(account)
+    await sharing.clear_journal(account)
     if account is None:
         app[GALLERY].clear()
-    app[COVERAGE].reset(now, account)
-    app[SERVICES].jobs.reset(account)
+    await sharing.reset_coverage(now, account)
+    await app[SERVICES].jobs.reset(account)
+    held, _ = app[SCENARIOS].held(account)
     return _json({"status": "reset", "now": now, "account": account,
-                  "scenarios": [s["name"] for s in app[SCENARIOS].describe(account)["scenarios"]]})
+                  "scenarios": [s.name for s in held]})
 
 
 async def list_requests(request: web.Request) -> web.Response:
@@ -170,7 +178,7 @@ async def list_requests(request: web.Request) -> web.Response:
     query = request.query
     since = _number(query, "since")
     limit = _number(query, "limit")
-    journal = request.app[JOURNAL]
+    journal = await request.app[SHARING].journal()
     entries = journal.query(since=since, code=query.get("code"),
                             secret_id=query.get("secret_id") or query.get("account"))
     if limit is not None:
@@ -186,11 +194,12 @@ async def clear_requests(request: web.Request) -> web.Response:
     account = _account(request)
     if account is None:
         request.app[GALLERY].clear()
-    return _json({"status": "cleared", "removed": request.app[JOURNAL].clear(account)})
+    return _json({"status": "cleared",
+                  "removed": await request.app[SHARING].clear_journal(account)})
 
 
 async def coverage(request: web.Request) -> web.Response:
-    return _json(request.app[COVERAGE].report(_account(request)))
+    return _json(await request.app[SHARING].coverage(_account(request)))
 
 
 async def get_clock(request: web.Request) -> web.Response:
@@ -219,6 +228,7 @@ async def post_clock(request: web.Request) -> web.Response:
     else:
         _epoch(key, clock.now(account) + value)
         clock.shift(float(value), account)
+    await request.app[SHARING].clock_changed(account)
     return await get_clock(request)
 
 
@@ -241,6 +251,7 @@ async def create_account(request: web.Request) -> web.Response:
                                                   token=token, expires_at=expires, name=name)
     except (ValueError, TypeError) as exc:
         raise _BadRequest(str(exc)) from exc
+    await request.app[SHARING].account_saved(account)
     return _json({"secret_id": account.secret_id, "secret_key": account.secret_key,
                   "state": account.state, "token": account.token,
                   "expires_at": account.expires_at, "name": account.name}, status=201)
@@ -251,11 +262,15 @@ async def delete_account(request: web.Request) -> web.Response:
     app, secret_id = request.app, request.match_info["secret_id"]
     if not app[CREDENTIALS].delete(secret_id):
         return _error(404, f"no account created at run time named {secret_id[:64]!r}")
+    sharing = app[SHARING]
+    await sharing.account_deleted(secret_id)
     app[SCENARIOS].forget(secret_id)
+    await sharing.reset(secret_id)
     app[CLOCK].reset(secret_id)
-    app[JOURNAL].clear(secret_id)
-    app[COVERAGE].reset(app[CLOCK].now(), secret_id)
-    app[SERVICES].jobs.reset(secret_id)
+    await sharing.clock_changed(secret_id)
+    await sharing.clear_journal(secret_id)
+    await sharing.reset_coverage(app[CLOCK].now(), secret_id)
+    await app[SERVICES].jobs.reset(secret_id)
     return _json({"status": "deleted", "secret_id": secret_id})
 
 
@@ -290,7 +305,7 @@ def _task_json(task: Task) -> dict[str, Any]:
 
 async def list_tasks(request: web.Request) -> web.Response:
     """Every kept video task with its transitions (state, emulator time)."""
-    return _json({"tasks": [_task_json(t) for t in request.app[TASKS]]})
+    return _json({"tasks": [_task_json(t) for t in await request.app[TASKS].all()]})
 
 
 async def move_task(request: web.Request) -> web.Response:
@@ -303,7 +318,7 @@ async def move_task(request: web.Request) -> web.Response:
             len(error) > 512 or set(body) - {"state", "error_msg"}:
         raise _BadRequest('expected {"state": "PROCESSING" | "FINISHED", "error_msg"?: text}')
     try:
-        task = request.app[SERVICES].jobs.move(request.match_info["task_id"], state, error)
+        task = await request.app[SERVICES].jobs.move(request.match_info["task_id"], state, error)
     except KeyError:
         return _error(404, f"no task {request.match_info['task_id'][:40]!r}")
     return _json(_task_json(task))

@@ -39,7 +39,7 @@ from emulator.errors import ApiError, Language
 from emulator.inputs.fetch import FetchPolicy, UrlMap, make_session
 from emulator.scenarios import effects
 from emulator.scenarios.facts import Facts, gather
-from emulator.scenarios.loading import ScenarioError, UnknownScenario, load_paths
+from emulator.scenarios.loading import Scenario, ScenarioError, UnknownScenario, load_paths
 from emulator.scenarios.store import ScenarioStore, unknown_reasons
 from emulator.serve import accesslog, admin, results, transport
 from emulator.serve.admission import in_flight_budget, reserved
@@ -58,13 +58,16 @@ from emulator.serve.keys import (
     SCENARIOS,
     SERVICES,
     SETTINGS,
+    SHARING,
     TASKS,
 )
 from emulator.serve.replies import failure, new_request_id, success
+from emulator.serve.sharing import RedisSharing, Sharing
 from emulator.serve.trace import Trace
 from emulator.settings import Settings
 from emulator.state.files import ResultFiles
 from emulator.state.rates import RateWindows
+from emulator.state.redis_link import is_unavailable, shown_url
 from emulator.state.tasks import MemoryTasks, Task
 from emulator.wire.credentials import Credentials
 from emulator.wire.gateway import admit
@@ -105,13 +108,19 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     log.info("loaded %d account%s from %s", accounts, "" if accounts == 1 else "s",
              settings.credentials_path)
     now = app[CLOCK].now()
-    app[SCENARIOS] = ScenarioStore(load_paths(settings.scenarios, now), now)
     app[JOURNAL] = Journal(settings.journal_size)
     app[COVERAGE] = Coverage(now, {name: action.codes for name, action in ACTIONS.items()})
     app[BUDGET] = in_flight_budget(settings.max_inflight_bytes)
-    app[RESULT_FILES] = ResultFiles(settings.result_files, settings.result_bytes)
-    app[TASKS] = MemoryTasks(settings.task_keep, on_evict=_forget_result(app[RESULT_FILES]))
-    app[RATES] = RateWindows()
+    start = load_paths(settings.scenarios, now)
+    if settings.state == "memory":
+        app[SCENARIOS] = ScenarioStore(start, now)
+        app[RESULT_FILES] = ResultFiles(settings.result_files, settings.result_bytes)
+        app[TASKS] = MemoryTasks(settings.task_keep, on_evict=_forget_result(app[RESULT_FILES]))
+        app[RATES] = RateWindows()
+        app[SHARING] = Sharing(app[JOURNAL], app[COVERAGE])
+    else:
+        _shared_stores(app, start, now)
+    app.cleanup_ctx.append(_sharing)
     app.cleanup_ctx.append(_services)
     admin.add_routes(app)
     results.add_routes(app)
@@ -119,12 +128,43 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     return app
 
 
-def _forget_result(files: ResultFiles) -> Callable[[Task], None]:
+def _shared_stores(app: web.Application, start: list[Scenario], now: float) -> None:
+    """The stores of ``--state redis://…``: the client connects at start (:func:`_sharing`)."""
+    from emulator.state.redis_counters import RedisCounters, RedisRates
+    from emulator.state.redis_link import RedisLink
+    from emulator.state.redis_objects import RedisFiles, RedisTasks
+    from emulator.state.redis_records import RedisRecords
+
+    settings = app[SETTINGS]
+    link = RedisLink(settings.state, settings.state_prefix)
+    app[SCENARIOS] = ScenarioStore(start, now, counters=RedisCounters(link))
+    files = RedisFiles(link, secret=b"")  # the shared secret arrives at start
+    app[RESULT_FILES] = files
+    app[TASKS] = RedisTasks(link, settings.task_keep, on_evict=_forget_result(files))
+    app[RATES] = RedisRates(link)
+    app[SHARING] = RedisSharing(link, RedisRecords(link, settings.journal_size), files,
+                                app[JOURNAL], app[COVERAGE])
+
+
+def _forget_result(files: ResultFiles) -> Callable[[Task], Awaitable[None]]:
     """An evicted task takes its result file with it."""
-    def forget(task: Task) -> None:
+    async def forget(task: Task) -> None:
         if task.result_key is not None:
-            files.delete(task.result_key)
+            await files.delete(task.result_key)
     return forget
+
+
+async def _sharing(app: web.Application) -> AsyncIterator[None]:
+    """Reach the shared store (or fail the start naming it) before anything is served."""
+    sharing = app[SHARING]
+    await sharing.start(app[SCENARIOS], app[CREDENTIALS], app[CLOCK])
+    if sharing.shared:
+        log.info("state shared through %s (prefix %s)", shown_url(app[SETTINGS].state),
+                 app[SETTINGS].state_prefix)
+    try:
+        yield
+    finally:
+        await sharing.close()
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
@@ -140,7 +180,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     jobs = JobRunner(app[TASKS], app[RESULT_FILES], app[CLOCK], JobSettings(
         workers=settings.task_workers, queue=settings.task_queue,
         per_account=settings.task_limit, pace=settings.task_pace, keep=settings.task_keep),
-        videos, create_segmentation_task.segmenter(settings.max_subjects))
+        videos, create_segmentation_task.segmenter(settings.max_subjects),
+        refresh=app[SHARING].sync if app[SHARING].shared else None)
     jobs.start()
     app[SERVICES] = Services(
         validators={name: RequestValidator.for_action(name) for name in ACTIONS},
@@ -193,8 +234,12 @@ async def api(request: web.Request) -> web.StreamResponse:
         return await _serve(request, trace)
     finally:
         entry = trace.entry(request.method, at, time.perf_counter() - started)
-        app[JOURNAL].record(entry)
-        app[COVERAGE].count(trace.code, trace.facts.action, trace.scope)
+        try:
+            await app[SHARING].record(entry, trace.code, trace.facts.action, trace.scope)
+        except Exception as exc:  # the reply stands; only its record is lost
+            if not is_unavailable(exc):
+                raise
+            app[SHARING].unreachable(exc, "to record a request")
         accesslog.emit(entry, app[SETTINGS].log_format)
 
 
@@ -214,9 +259,12 @@ async def _serve(request: web.Request, trace: Trace) -> web.StreamResponse:
     except asyncio.CancelledError:  # the client went away or the server is stopping
         trace.code = "transport.cancelled"
         raise
-    except Exception:  # the envelope must hold even for emulator bugs
-        log.exception("internal error serving %s %s (RequestId %s)", request.method,
-                      request.path, trace.request_id)
+    except Exception as exc:  # the envelope must hold even for emulator bugs
+        if is_unavailable(exc):  # not a bug: the shared store is down (said, throttled)
+            request.app[SHARING].unreachable(exc, f"RequestId {trace.request_id}")
+        else:
+            log.exception("internal error serving %s %s (RequestId %s)", request.method,
+                          request.path, trace.request_id)
         trace.code = "InternalError"
         return failure(ApiError("InternalError"), language, trace.request_id)
 
@@ -226,14 +274,15 @@ async def _handle(request: web.Request, raw: RawRequest, language: Language,
     """Facts, the scenarios' decision, then a fault, an injected error or the real answer."""
     app = request.app
     header = raw.headers.get(SCENARIO_HEADER)
+    await app[SHARING].sync()
     trace.facts = await _facts(app, raw, False)
     claimed = trace.facts.secret_id  # the request's own namespace, when it names an account
     trace.scope = claimed if app[CREDENTIALS].is_namespace(claimed) else None
     now = app[CLOCK].now(trace.scope)
-    if app[SCENARIOS].needs_image(header, now, trace.scope):  # hashing megabytes: only then
+    if app[SCENARIOS].needs_image(header, trace.scope):  # hashing megabytes: only then
         trace.facts = await _facts(app, raw, True)
     try:
-        decision = app[SCENARIOS].decide(trace.facts, now, header, trace.scope)
+        decision = await app[SCENARIOS].decide(trace.facts, now, header, trace.scope)
     except UnknownScenario as exc:  # say so to the client, in its language
         raise ApiError("InvalidParameter", **unknown_reasons(header or "")) from exc
     except ScenarioError as exc:
@@ -302,8 +351,8 @@ async def _dispatch(app: web.Application, raw: RawRequest, directives: Directive
                              credentials=app[CREDENTIALS], regions=REGIONS,
                              now=app[CLOCK].now(scope), ttl=app[SETTINGS].signature_ttl)
     action = ACTIONS[call.action]
-    if action.rate is not None and not app[RATES].allow(call.account.secret_id, call.action,
-                                                        action.rate, app[CLOCK].now(scope)):
+    if action.rate is not None and not await app[RATES].allow(
+            call.account.secret_id, call.action, action.rate, app[CLOCK].now(scope)):
         raise ApiError("RequestLimitExceeded",
                        explain=f"over {action.rate} requests per second for {call.action}")
     return await action.handler(app[SERVICES], call, raw, directives)

@@ -40,13 +40,12 @@ from emulator.serve.guard import error_reply, guarded, json_reply
 from emulator.serve.journal import Entry, outcome_class
 from emulator.serve.keys import (
     CLOCK,
-    COVERAGE,
     GALLERY,
-    JOURNAL,
     RESULT_FILES,
     SCENARIOS,
     SERVICES,
     SETTINGS,
+    SHARING,
     TASKS,
 )
 from emulator.state.files import URL_TTL
@@ -121,7 +120,7 @@ async def requests(request: web.Request) -> web.Response:
         limit = min(MAX_ROWS, max(1, int(request.query.get("limit", MAX_ROWS))))
     except ValueError:
         return error_reply(400, "limit must be an integer")
-    journal = request.app[JOURNAL]
+    journal = await request.app[SHARING].journal()
     newer: list[Entry] = []
     restart = True
     for entry in reversed(journal):
@@ -141,8 +140,8 @@ async def _view(request: web.Request) -> View | web.Response:
     app = request.app
     files = app[RESULT_FILES]
 
-    def stored(key: str) -> bytes | None:
-        found = files.get(key)
+    async def stored(key: str) -> bytes | None:
+        found = await files.get(key)
         return None if found is None else found.data
 
     view = await app[GALLERY].view(request.match_info["request_id"], app[SERVICES].prep, stored)
@@ -177,8 +176,9 @@ async def task_result(request: web.Request) -> web.Response:
     """A fresh Url of a finished task's result video, as ``DescribeSegmentationTask`` mints
     it (relative to this emulator), for the page's player."""
     app, task_id = request.app, request.match_info["task_id"]
-    task = app[TASKS].get(task_id)
-    if task is None or task.result_key is None or app[RESULT_FILES].get(task.result_key) is None:
+    task = await app[TASKS].get(task_id)
+    if task is None or task.result_key is None or \
+            await app[RESULT_FILES].get(task.result_key) is None:
         return error_reply(404, f"task {task_id} has no result video kept")
     ttl = task.plan.url_ttl if task.plan.url_ttl is not None else URL_TTL
     url = app[RESULT_FILES].url("", task.result_key, "result.mp4", app[CLOCK].now(), ttl)
@@ -207,13 +207,14 @@ async def load_scenario(request: web.Request) -> web.Response:
         replaced = app[SCENARIOS].put(scenario)
     except ScenarioError as exc:
         return error_reply(400, str(exc))
+    await app[SHARING].scenarios_changed(None)
     return json_reply({"status": "replaced" if replaced else "created", "name": scenario.name,
                        "rules": len(scenario.rules)}, status=200 if replaced else 201)
 
 
 async def coverage_page(request: web.Request) -> web.Response:
     """The coverage report as HTML: the panel (``?fragment=1``) or a standalone file."""
-    report = request.app[COVERAGE].report()
+    report = await request.app[SHARING].coverage()
     if request.query.get("fragment"):
         return web.Response(text=coverage_html.fragment(report), content_type="text/html",
                             headers=_PRIVATE)

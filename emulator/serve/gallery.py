@@ -26,7 +26,7 @@ import binascii
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -176,7 +176,7 @@ class Gallery:
         self._trim()
 
     async def view(self, request_id: str, executor: Executor,
-                   stored: Callable[[str], bytes | None]) -> View | None:
+                   stored: Callable[[str], Awaitable[bytes | None]]) -> View | None:
         """The request's view, drawn on first use in ``executor``; None when not kept.
 
         ``stored`` reads a result file by key (``url`` mode replies)."""
@@ -202,14 +202,14 @@ class Gallery:
         return view
 
     async def _draw(self, kept: _Kept, executor: Executor,
-                    stored: Callable[[str], bytes | None]) -> View:
+                    stored: Callable[[str], Awaitable[bytes | None]]) -> View:
         loop = asyncio.get_running_loop()
         fragment = self._held.get(kept.fragment) or b""
         picture = self._held.get(kept.picture)
         fields, found, urls = await loop.run_in_executor(executor, read_reply, fragment)
         gone = []
         for kind, key in urls.items():  # result files: read on the loop that owns them
-            data = stored(key)
+            data = await stored(key)
             if data is None:
                 gone.append(kind)
             else:

@@ -14,7 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from emulator import strictjson
-from emulator.serve.keys import SETTINGS
+from emulator.serve.keys import SETTINGS, SHARING
+from emulator.state.redis_link import cause, is_unavailable
 
 __all__ = ["TOKEN_HEADER", "Handler", "error_reply", "guarded", "json_reply"]
 
@@ -44,9 +45,18 @@ def token_ok(request: web.Request) -> bool:
 
 
 def guarded(handler: Handler) -> Handler:
-    """Refuse the call without the configured admin token."""
+    """Refuse the call without the configured admin token; then bring this process's copy of
+    the shared definitions up to date (a shared store that cannot be reached: 503)."""
     async def wrapper(request: web.Request) -> web.StreamResponse:
         if not token_ok(request):
             return error_reply(401, f"missing or wrong {TOKEN_HEADER} header")
-        return await handler(request)
+        sharing = request.app[SHARING]
+        try:
+            await sharing.sync()
+            return await handler(request)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            sharing.unreachable(exc, f"{request.method} {request.path[:100]}")
+            return error_reply(503, f"the shared state store cannot be reached ({cause(exc)})")
     return wrapper

@@ -70,6 +70,14 @@ class Entry:
         data["rules"] = list(self.rules)
         return data
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Entry:
+        """The entry :meth:`to_json` wrote (a shared journal's entries come back so)."""
+        known = {f: data[f] for f in cls.__dataclass_fields__ if f in data}
+        known["options"] = tuple(known.get("options", ()))
+        known["rules"] = tuple(known.get("rules", ()))
+        return cls(**known)
+
 
 def outcome_class(code: str) -> str:
     """``success``, ``transport`` (a fault below the envelope), ``service`` (the service
@@ -92,6 +100,14 @@ class Journal:
     def record(self, entry: Entry) -> None:
         self._entries.append(entry)
         self.recorded += 1
+
+    @classmethod
+    def restore(cls, size: int, entries: Iterable[Entry], recorded: int) -> Journal:
+        """A journal holding what a shared store kept (read back for one admin call)."""
+        journal = cls(size)
+        journal._entries.extend(entries)
+        journal.recorded = recorded
+        return journal
 
     def query(self, *, since: float | None = None, code: str | None = None,
               secret_id: str | None = None) -> list[Entry]:
@@ -149,6 +165,15 @@ class Coverage:
                     del self._accounts[next(iter(self._accounts))]
                 own = self._accounts[account] = Coverage(self.since, self.actions)
             own.count(code, action)
+
+    def restore(self, counts: Mapping[str, int],
+                per_action: Mapping[str, Mapping[str, int]]) -> Coverage:
+        """This coverage's shape with counts a shared store kept (read back for one call)."""
+        self._counts = Counter(counts)
+        for name, codes in per_action.items():
+            if name in self._per_action:
+                self._per_action[name] = Counter(codes)
+        return self
 
     def reset(self, since: float, account: str | None = None) -> None:
         if account is not None:

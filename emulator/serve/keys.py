@@ -10,10 +10,11 @@ from emulator.scenarios.store import ScenarioStore
 from emulator.serve.budget import ByteBudget
 from emulator.serve.gallery import Gallery
 from emulator.serve.journal import Coverage, Journal
+from emulator.serve.sharing import Sharing
 from emulator.settings import Settings
 from emulator.state.files import ResultFiles
-from emulator.state.rates import RateWindows
-from emulator.state.tasks import MemoryTasks
+from emulator.state.rates import Rates
+from emulator.state.tasks import TaskStore
 from emulator.wire.credentials import Credentials
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -25,6 +26,7 @@ JOURNAL = web.AppKey("journal", Journal)
 COVERAGE = web.AppKey("coverage", Coverage)
 BUDGET = web.AppKey("budget", ByteBudget)
 RESULT_FILES = web.AppKey("result_files", ResultFiles)
-TASKS = web.AppKey("tasks", MemoryTasks)
-RATES = web.AppKey("rates", RateWindows)
+TASKS = web.AppKey("tasks", TaskStore)
+RATES = web.AppKey("rates", Rates)
+SHARING = web.AppKey("sharing", Sharing)  # what processes share: nothing, or Redis
 GALLERY = web.AppKey("gallery", Gallery)  # pictures of recent requests, for the dashboard

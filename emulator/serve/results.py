@@ -34,7 +34,7 @@ def add_routes(app: web.Application) -> None:
 
 async def serve_file(request: web.Request) -> web.StreamResponse:
     files, key = request.app[RESULT_FILES], request.match_info["key"]
-    stored = files.get(key)
+    stored = await files.get(key)
     if stored is None:
         return _not_found(request)
     end = files.valid_until(key, request.query.get("q-sign-time", "")[:64],

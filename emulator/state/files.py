@@ -6,7 +6,9 @@ a file is kept until it is evicted (oldest first, past ``max_files`` files or ``
 bytes) or deleted with its task; each Url carries its own validity (``q-sign-time``, on the
 emulator's clock) and a signature over the key and that validity, so a Url cannot be extended
 by editing it and a key cannot be guessed (128 random bits). An expired Url answers "expired"
-even while its file is kept, as COS does. The store does no I/O and knows no HTTP.
+even while its file is kept, as COS does. The store knows no HTTP; its methods are async so a
+shared store (:mod:`emulator.state.redis_objects`, every process signing with one secret) can
+replace this in-memory one.
 """
 
 from __future__ import annotations
@@ -36,15 +38,15 @@ class StoredFile:
 class ResultFiles:
     """Bounded, in-memory, insertion-ordered (oldest evicted first); signs and checks Urls."""
 
-    def __init__(self, max_files: int, max_bytes: int) -> None:
+    def __init__(self, max_files: int, max_bytes: int, secret: bytes | None = None) -> None:
         self.max_files = max_files
         self.max_bytes = max_bytes
         self._files: OrderedDict[str, StoredFile] = OrderedDict()
         self._bytes = 0
-        self._secret = secrets.token_bytes(32)
+        self._secret = secret or secrets.token_bytes(32)
         self.evicted = 0
 
-    def put(self, data: bytes, content_type: str) -> str:
+    async def put(self, data: bytes, content_type: str) -> str:
         """Store a file; returns its key (evicting the oldest files past the bounds)."""
         key = secrets.token_hex(16)
         self._files[key] = StoredFile(data, content_type)
@@ -56,14 +58,18 @@ class ResultFiles:
             self.evicted += 1
         return key
 
-    def get(self, key: str) -> StoredFile | None:
+    async def get(self, key: str) -> StoredFile | None:
         """The file, or None when it was never stored, has been evicted or deleted."""
         return self._files.get(key)
 
-    def delete(self, key: str) -> None:
+    async def delete(self, key: str) -> None:
         old = self._files.pop(key, None)
         if old is not None:
             self._bytes -= len(old.data)
+
+    def use_secret(self, secret: bytes) -> None:
+        """Sign with ``secret`` (the one every process of a shared store uses)."""
+        self._secret = secret
 
     def url(self, base: str, key: str, name: str, start: float, ttl: float = URL_TTL) -> str:
         """A Url of ``key`` valid from ``start`` for ``ttl`` seconds, shaped like a presigned

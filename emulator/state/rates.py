@@ -8,8 +8,15 @@ windows are kept, the least recently used forgotten first.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from typing import Protocol
 
-__all__ = ["RateWindows"]
+__all__ = ["RateWindows", "Rates"]
+
+
+class Rates(Protocol):
+    """Where the windows live: here, or in Redis (:mod:`emulator.state.redis_counters`)."""
+
+    async def allow(self, account: str, action: str, limit: int, now: float) -> bool: ...
 
 
 class RateWindows:
@@ -20,7 +27,7 @@ class RateWindows:
         self.per_seconds = per_seconds
         self._windows: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
 
-    def allow(self, account: str, action: str, limit: int, now: float) -> bool:
+    async def allow(self, account: str, action: str, limit: int, now: float) -> bool:
         """Count this request unless ``limit`` were already counted within the window."""
         key = (account, action)
         window = self._windows.pop(key, None)

@@ -15,12 +15,12 @@ queue and worker limits.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 __all__ = ["FINISHED", "PROCESSING", "QUEUING", "STATES", "JobPlan", "MemoryTasks", "Task",
-           "TaskStore"]
+           "TaskStore", "moved"]
 
 State = Literal["QUEUING", "PROCESSING", "FINISHED"]
 QUEUING: State = "QUEUING"
@@ -68,6 +68,9 @@ class Task:
     history: tuple[tuple[State, float], ...] = field(default=())
     frames_done: int = 0
     plan: JobPlan = field(default_factory=JobPlan)
+    work_done: bool = False  # frames segmented, result stored: only the clock is awaited
+    cancel: bool = False  # terminated through another process: its runner stops it
+    forced: bool = False  # an admin finished it: no clock to await
 
     @property
     def finished(self) -> bool:
@@ -75,67 +78,72 @@ class Task:
 
 
 class TaskStore(Protocol):
-    """What the job runner needs of a task store."""
+    """What the job runner needs of a task store (async: a shared store does I/O)."""
 
-    def create(self, task: Task) -> None: ...
-    def get(self, task_id: str) -> Task | None: ...
-    def transition(self, task_id: str, state: State, at: float, **changes: Any) -> Task: ...
-    def update(self, task_id: str, **changes: Any) -> Task: ...
-    def running(self, owner: str) -> int: ...
-    def delete(self, task_id: str) -> None: ...
-    def __iter__(self) -> Iterator[Task]: ...
+    async def create(self, task: Task) -> None: ...
+    async def get(self, task_id: str) -> Task | None: ...
+    async def transition(self, task_id: str, state: State, at: float,
+                         **changes: Any) -> Task: ...
+    async def update(self, task_id: str, **changes: Any) -> Task: ...
+    async def running(self, owner: str) -> int: ...
+    async def delete(self, task_id: str) -> None: ...
+    async def all(self) -> list[Task]: ...
+
+
+def moved(task: Task, state: State, at: float, **changes: Any) -> Task:
+    """``task`` moved forward to ``state`` (a no-op move to the same state is allowed)."""
+    if STATES.index(state) < STATES.index(task.state) or (task.finished and changes):
+        raise StateError(f"task {task.task_id} is {task.state}; it cannot become {state}")
+    history = task.history if state == task.state else (*task.history, (state, at))
+    return replace(task, state=state, history=history, **changes)
 
 
 class MemoryTasks:
     """The in-memory store: the default, and the reference behaviour."""
 
     def __init__(self, max_tasks: int,
-                 on_evict: Callable[[Task], None] | None = None) -> None:
+                 on_evict: Callable[[Task], Awaitable[None]] | None = None) -> None:
         self.max_tasks = max_tasks
         self.on_evict = on_evict
         self._tasks: OrderedDict[str, Task] = OrderedDict()
 
-    def create(self, task: Task) -> None:
+    async def create(self, task: Task) -> None:
         self._tasks[task.task_id] = replace(task, history=((task.state, task.created_at),))
-        self._evict()
+        await self._evict()
 
-    def get(self, task_id: str) -> Task | None:
+    async def get(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)
 
-    def transition(self, task_id: str, state: State, at: float, **changes: Any) -> Task:
-        """Move ``task_id`` forward to ``state`` (a no-op move to the same state is allowed)."""
-        task = self._tasks[task_id]
-        if STATES.index(state) < STATES.index(task.state) or (task.finished and changes):
-            raise StateError(f"task {task_id} is {task.state}; it cannot become {state}")
-        history = task.history if state == task.state else (*task.history, (state, at))
-        updated = replace(task, state=state, history=history, **changes)
+    async def transition(self, task_id: str, state: State, at: float, **changes: Any) -> Task:
+        """Move ``task_id`` forward to ``state`` (:func:`moved`)."""
+        updated = moved(self._tasks[task_id], state, at, **changes)
         self._tasks[task_id] = updated
         return updated
 
-    def update(self, task_id: str, **changes: Any) -> Task:
+    async def update(self, task_id: str, **changes: Any) -> Task:
         """Change fields other than the state (progress, the probed video)."""
         updated = replace(self._tasks[task_id], **changes)
         self._tasks[task_id] = updated
         return updated
 
-    def running(self, owner: str) -> int:
+    async def running(self, owner: str) -> int:
         """Tasks of ``owner`` not finished yet."""
         return sum(1 for t in self._tasks.values() if t.owner == owner and not t.finished)
 
-    def _evict(self) -> None:
+    async def _evict(self) -> None:
         while len(self._tasks) > self.max_tasks:
             oldest = next((t for t in self._tasks.values() if t.finished), None)
             if oldest is None:
                 return  # only unfinished tasks: bounded by the runner's limits
             del self._tasks[oldest.task_id]
             if self.on_evict is not None:
-                self.on_evict(oldest)
+                await self.on_evict(oldest)
 
-    def delete(self, task_id: str) -> None:
+    async def delete(self, task_id: str) -> None:
         self._tasks.pop(task_id, None)
 
-    def __iter__(self) -> Iterator[Task]:
-        return iter(list(self._tasks.values()))
+    async def all(self) -> list[Task]:
+        return list(self._tasks.values())
 
     def __len__(self) -> int:
         return len(self._tasks)

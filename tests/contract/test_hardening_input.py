@@ -165,15 +165,28 @@ def test_too_many_scenarios_is_a_400_naming_the_limit(emu: EmulatorServer) -> No
     assert admin(emu, "PUT", "scenarios", {"name": "s0", "rules": []}).status_code == 200
 
 
-def test_rules_without_randomness_hold_no_generator() -> None:
+def test_rule_state_is_a_few_integers_even_for_rules_that_draw() -> None:
+    """A drawing rule keeps no generator (~2.5 KB each before): draw n is a hash of its seed
+    and n, so its live state is its counters."""
+    import asyncio
+    import random
+
     from emulator.scenarios.facts import Facts
     from emulator.scenarios.loading import parse
+    from emulator.scenarios.store import ScenarioStore
 
     scenario = parse({"name": "n", "rules": [{"effect": "pass"},
                                              {"probability": 0.5, "effect": "pass"}]}, "t")
-    for rule in scenario.rules:
-        rule.evaluate(Facts(), 1, 0.0, 0.0)
-    assert scenario.rules[0]._rng is None and scenario.rules[1]._rng is not None
+    store = ScenarioStore([scenario])
+    for _ in range(20):
+        asyncio.run(store.decide(Facts(), 0.0))
+    state = store.counters._scenarios  # type: ignore[attr-defined]
+    assert len(state) == 1
+    held = [vars(r) if hasattr(r, "__dict__") else {s: getattr(r, s) for s in r.__slots__}
+            for s in state.values() for r in s.rules.values()]
+    assert held and not any(isinstance(v, random.Random) for r in held for v in r.values())
+    assert not any(isinstance(v, random.Random) for rule in scenario.rules
+                   for v in vars(rule).values())
 
 
 # -- item 9: non-finite numbers are refused wherever JSON is read ------------------------------

@@ -20,6 +20,7 @@ at once. And in SDK 3.1.195 it never recovers once an attempt failed (see below)
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import time
@@ -321,8 +322,8 @@ def test_region_outage_expired_keys_and_arrears(emu: EmulatorServer) -> None:
 def test_slow_backend_draws_its_seeded_delay(emu: EmulatorServer) -> None:
     drill = load_bundled("drills/slow-backend")
     assert drill is not None
-    expected = ScenarioStore([drill]).decide(Facts(action="SegmentCustomizedPortraitPic"),
-                                             0.0).delay
+    decision = ScenarioStore([drill]).decide(Facts(action="SegmentCustomizedPortraitPic"), 0.0)
+    expected = asyncio.run(decision).delay
     assert 0 < expected <= 10
     assert call(client(emu), "drills/slow-backend").MaskImage
     (entry,) = journal(emu)
