@@ -54,6 +54,8 @@ __all__ = ["JobRunner", "JobSettings", "Submission"]
 REFERENCE_PIXELS = 320 * 240
 #: How often a worker looks at the emulator's clock while a finished task waits for its time.
 CLOCK_POLL = 0.05
+#: How often an idle worker looks again without being woken (it is woken on every submit).
+IDLE_POLL = 1.0
 VIDEO_TYPE = "video/mp4"
 
 
@@ -116,6 +118,7 @@ class JobRunner:
         self._work: dict[str, _Work] = {}
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     # -- lifecycle of the runner ---------------------------------------------------------------
 
@@ -124,6 +127,8 @@ class JobRunner:
                          for i in range(self.settings.workers)]
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
         for work in self._work.values():
             work.cancel.set()
         for worker in self._workers:
@@ -243,7 +248,7 @@ class JobRunner:
     # -- the workers -----------------------------------------------------------------------------
 
     async def _next(self) -> str:
-        while True:
+        while not self._stopping:
             for task_id in list(self._queue):
                 task = await self.store.get(task_id)
                 if task is None or task.finished:  # reset, or terminated elsewhere
@@ -256,10 +261,15 @@ class JobRunner:
                 if not held and task_id in self._queue:
                     self._queue.remove(task_id)
                     return task_id
+            if self._stopping:
+                break
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(CLOCK_POLL if self._queue else None):
+                async with asyncio.timeout(CLOCK_POLL if self._queue else IDLE_POLL):
                     await self._wake.wait()
+        # Stopping: raised here too, since on Python 3.11 a cancel that meets an expiring
+        # asyncio.timeout can be lost (seen with a shared store's round trips in the loop).
+        raise asyncio.CancelledError
 
     async def _worker(self) -> None:
         while True:
@@ -281,7 +291,7 @@ class JobRunner:
         """While the frames are segmented: save progress and heed a terminate or reset made
         through the store (by another process, or an admin)."""
         saved = 0
-        while True:
+        while not self._stopping:
             await asyncio.sleep(CLOCK_POLL)
             task = await self.store.get(task_id)
             if task is None or task.cancel or task.finished:
@@ -330,8 +340,7 @@ class JobRunner:
             raise error
         finally:
             watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await watcher
+            await asyncio.wait([watcher])  # this task's own cancellation still propagates
         key = await self.files.put(mp4, VIDEO_TYPE)
         md5 = hashlib.md5(mp4, usedforsecurity=False).hexdigest().upper()
         if task.plan.corrupt_md5:

@@ -138,7 +138,7 @@ def _shared_stores(app: web.Application, start: list[Scenario], now: float) -> N
     settings = app[SETTINGS]
     link = RedisLink(settings.state, settings.state_prefix)
     app[SCENARIOS] = ScenarioStore(start, now, counters=RedisCounters(link))
-    files = RedisFiles(link, secret=b"")  # the shared secret arrives at start
+    files = RedisFiles(link, settings.result_files, settings.result_bytes)  # secret: at start
     app[RESULT_FILES] = files
     app[TASKS] = RedisTasks(link, settings.task_keep, on_evict=_forget_result(files))
     app[RATES] = RedisRates(link)

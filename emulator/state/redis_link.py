@@ -48,13 +48,19 @@ class RedisLink:
 
     def __init__(self, url: str, prefix: str) -> None:
         from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as Disconnected
 
         self.url = url
         self.prefix = prefix
         # Any: redis-py's replies are typed bytes | str whatever decode_responses says
         self.client: Any = Redis.from_url(
             url, socket_timeout=COMMAND_TIMEOUT, socket_connect_timeout=COMMAND_TIMEOUT,
-            retry_on_timeout=False, health_check_interval=0, max_connections=256)
+            # once, at once: a pooled connection Redis closed (it restarted) is replaced
+            # without failing the request; a Redis still down fails it
+            retry=Retry(NoBackoff(), 1), retry_on_error=[Disconnected],
+            health_check_interval=0, max_connections=256)
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))

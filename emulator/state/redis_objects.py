@@ -3,8 +3,8 @@
 Result files are Redis values (``file:<key>``, a hash of the bytes and the media type), not
 files on a shared folder: the replicas then need nothing but the one Redis, and a 640x457
 cut-out (~100 KB) or a short result video (~1 MB) is one round trip (measured in
-``benchmarks/``). A file expires :data:`FILE_SECONDS` after it was stored (a day: longer than
-any Url the emulator mints, as COS keeps objects longer than their Urls) or with its task.
+``benchmarks/``). They are bounded in count and bytes like the in-memory store (the oldest
+evicted first), and expire :data:`FILE_SECONDS` after they were stored at the latest.
 Every process signs Urls with one secret, created by the first and read by the others.
 
 Tasks are JSON records (``task:<TaskID>``) listed oldest first in ``tasks`` (a sorted set);
@@ -37,20 +37,59 @@ async def shared_secret(link: RedisLink) -> bytes:
     return bytes(value)
 
 
-class RedisFiles(ResultFiles):
-    """:class:`ResultFiles` whose bytes live in Redis; signing is the parent's."""
+#: Store a file, index it oldest first, and evict past the bounds, atomically.
+_PUT = """
+local index, sizes, total, order, prefix = KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1]
+local key, size = ARGV[2], string.len(ARGV[3])
+redis.call('HSET', prefix .. key, 'data', ARGV[3], 'type', ARGV[4])
+redis.call('EXPIRE', prefix .. key, tonumber(ARGV[5]))
+redis.call('ZADD', index, redis.call('INCR', order), key)
+redis.call('HSET', sizes, key, size)
+local bytes = redis.call('INCRBY', total, size)
+local evicted = 0
+while redis.call('ZCARD', index) > tonumber(ARGV[6]) or bytes > tonumber(ARGV[7]) do
+  local old = redis.call('ZRANGE', index, 0, 0)[1]
+  if not old then break end
+  bytes = redis.call('DECRBY', total, tonumber(redis.call('HGET', sizes, old) or '0'))
+  redis.call('ZREM', index, old)
+  redis.call('HDEL', sizes, old)
+  redis.call('UNLINK', prefix .. old)
+  evicted = evicted + 1
+end
+return evicted
+"""
 
-    def __init__(self, link: RedisLink, secret: bytes) -> None:
-        super().__init__(max_files=0, max_bytes=0, secret=secret)
+_DELETE = """
+local key, prefix = ARGV[1], ARGV[2]
+local size = redis.call('HGET', KEYS[2], key)
+if size then
+  redis.call('DECRBY', KEYS[3], tonumber(size))
+  redis.call('HDEL', KEYS[2], key)
+end
+redis.call('ZREM', KEYS[1], key)
+redis.call('UNLINK', prefix .. key)
+return 0
+"""
+
+
+class RedisFiles(ResultFiles):
+    """:class:`ResultFiles` whose bytes live in Redis, bounded like the in-memory store
+    (``--result-files``, ``--result-bytes``: the oldest evicted first, over all processes);
+    signing is the parent's."""
+
+    def __init__(self, link: RedisLink, max_files: int, max_bytes: int) -> None:
+        super().__init__(max_files=max_files, max_bytes=max_bytes, secret=b"")
         self.link = link
+        self._keys = [link.key("files"), link.key("files", "sizes"), link.key("files", "bytes"),
+                      link.key("files", "order")]
+        self._put = link.script(_PUT)
+        self._delete = link.script(_DELETE)
 
     async def put(self, data: bytes, content_type: str) -> str:
         key = secrets.token_hex(16)
-        name = self.link.key("file", key)
-        pipe = self.link.client.pipeline(transaction=True)
-        pipe.hset(name, mapping={"data": data, "type": content_type})
-        pipe.expire(name, FILE_SECONDS)
-        await pipe.execute()
+        self.evicted += int(await self._put(keys=self._keys, args=[
+            self.link.key("file", ""), key, data, content_type, FILE_SECONDS,
+            self.max_files, self.max_bytes]))
         return key
 
     async def get(self, key: str) -> StoredFile | None:
@@ -60,7 +99,7 @@ class RedisFiles(ResultFiles):
         return StoredFile(bytes(data), kind.decode())
 
     async def delete(self, key: str) -> None:
-        await self.link.client.unlink(self.link.key("file", key))
+        await self._delete(keys=self._keys[:3], args=[key, self.link.key("file", "")])
 
 
 def _task_json(task: Task) -> str:
