@@ -45,6 +45,12 @@ def _compose(name: str = "docker-compose.yml") -> dict:  # type: ignore[type-arg
     return PyCompose.from_yaml((ROOT / name).read_text()).to_dict()
 
 
+def _started_by_default(compose: PyCompose) -> set[str]:
+    """The services `up` starts without --profile."""
+    services = compose.to_dict()["services"]
+    return {name for name in compose.service_names() if not services[name].get("profiles")}
+
+
 def test_compose_file_is_valid_compose() -> None:
     shipped = PyCompose.from_yaml((ROOT / "docker-compose.yml").read_text())
     shipped.validate()  # networks and volumes the services use are declared
@@ -91,7 +97,7 @@ def test_example_app_override_is_valid_compose_with_the_shipped_file() -> None:
     merged = PyCompose.from_json(json.dumps({
         **shipped, "services": {**shipped["services"], **override["services"]}}))
     merged.validate()
-    assert set(merged.service_names()) == {"bda-emulator", "example-app"}
+    assert _started_by_default(merged) == {"bda-emulator", "example-app"}
     app = override["services"]["example-app"]
     assert (ROOT / app["build"] / "Dockerfile").is_file()
     assert app["depends_on"] == {"bda-emulator": {"condition": "service_healthy"}}
@@ -103,6 +109,49 @@ def test_example_app_override_is_valid_compose_with_the_shipped_file() -> None:
         "AKIDEMULATOR000000000000000000000000", "emulatorsecretkey000000000000000")
     code = (ROOT / app["build"] / "app.py").read_text()
     assert "HttpProfile" not in code and "endpoint=" not in code
+
+
+def test_compose_replicas_profile_is_redis_two_replicas_and_a_balancer() -> None:
+    shipped = PyCompose.from_yaml((ROOT / "docker-compose.yml").read_text())
+    assert _started_by_default(shipped) == {"bda-emulator"}  # `up` without the profile
+    services = shipped.to_dict()["services"]
+    profile = {name for name, service in services.items() if service.get("profiles")}
+    assert profile == {"redis", "emulator-a", "emulator-b", "balancer"}
+    assert all(services[name]["profiles"] == ["replicas"] for name in profile)
+    assert all(services[name]["init"] is True and services[name]["healthcheck"]
+               for name in profile)
+    default = services["bda-emulator"]
+    for name in ("emulator-a", "emulator-b"):
+        replica = services[name]
+        # the same image, config mount and health check as the one-service emulator
+        assert (replica["image"], replica["build"]) == (default["image"], default["build"])
+        assert replica["volumes"] == default["volumes"][:1]
+        assert replica["healthcheck"] == default["healthcheck"]
+        assert replica["environment"]["BDA_EMULATOR_STATE"] == "redis://redis:6379/0"
+        assert replica["depends_on"] == {"redis": {"condition": "service_healthy"}}
+        assert "ports" not in replica
+    assert "ports" not in services["redis"]
+    balancer = services["balancer"]
+    # loopback only, on a port of its own: the one-service emulator keeps 9527
+    assert balancer["ports"] == ["127.0.0.1:9528:9528"]
+    assert balancer["depends_on"] == {name: {"condition": "service_healthy"}
+                                      for name in ("emulator-a", "emulator-b")}
+    for name in ("redis", "balancer"):
+        build = services[name]["build"]
+        dockerfile = (ROOT / build["context"] / build["dockerfile"]).read_text()
+        # the emulator's base image (no Docker Hub needed but for it), a non-root user
+        assert "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\n" in dockerfile, name
+        assert "\nUSER " in dockerfile and "\nUSER root" not in dockerfile, name
+    nginx = (ROOT / "deploy/replicas/nginx.conf").read_text()
+    assert "server emulator-a:9527" in nginx and "server emulator-b:9527" in nginx
+    # the signature covers Host; a replayed request would count twice against `times`
+    assert "proxy_set_header Host $http_host;" in nginx
+    assert "proxy_next_upstream off;" in nginx
+    # no limits below the emulator's own (which answer with the documented codes)
+    assert "client_max_body_size 0;" in nginx and "large_client_header_buffers 4 1m;" in nginx
+    # no persistence
+    redis = (ROOT / "deploy/replicas/redis.Dockerfile").read_text()
+    assert '"--save", ""' in redis and '"--appendonly", "no"' in redis
 
 
 def test_compose_validator_is_strict() -> None:

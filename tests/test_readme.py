@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from compose_spec import PyCompose
 
 from emulator.resources import fixture_path
@@ -57,7 +58,8 @@ CLAIMS = [("sh", "make run"), ("sh", "bda-emulator serve --port 9527"),
           ("text", "QUEUING ──"), ("python", "def test_retries_once"),
           ("python", "def test_a_wrong_secret_key_is_explained"),
           ("sh", "--proxy-port 9529"), ("python", "def test_production_code_path"),
-          ("sh", "docker-compose.example-app.yml up"), ("yaml", "bda-ca:")]
+          ("sh", "docker-compose.example-app.yml up"), ("yaml", "bda-ca:"),
+          ("sh", "--profile replicas up"), ("sh", "--processes 2")]
 
 
 def test_every_block_is_checked() -> None:
@@ -104,6 +106,37 @@ def test_running_it_commands_serve() -> None:
             pass
 
 
+def test_several_processes_block_serves_one_emulator(tmp_path: Path) -> None:
+    """The README's two lines, on free ports: a Redis without persistence, then 2 processes
+    on one port that agree on a scenario put through either (``times: 1`` acts once)."""
+    from tests.realservers import require
+
+    require("redis")
+    start_redis, serve = _commands(_blocks("sh", "--processes 2")[0])[:2]
+    redis_port, port = _free_port(), _free_port()
+    redis = subprocess.Popen(start_redis.replace("6379", str(redis_port)).rstrip("& "),
+                             shell=True, cwd=tmp_path, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        command = serve.replace("6379", str(redis_port)).replace(
+            "bda-emulator", f"{BIN}/bda-emulator", 1) + f" --port {port}"
+        with _serving(command, port):
+            url = f"http://127.0.0.1:{port}/_emulator"
+            rule = {"name": "once", "rules": [{"times": 1, "effect": {"error": {
+                "code": "InternalError"}}}]}
+            assert requests.put(f"{url}/scenarios", json=rule, timeout=10).status_code == 201
+            with requests.Session() as session:
+                for _ in range(6):  # new connections: the kernel spreads them over both
+                    session.get(f"http://127.0.0.1:{port}/", timeout=10,
+                                headers={"Connection": "close"})
+            described = requests.get(f"{url}/scenarios", timeout=10).json()["scenarios"]
+            assert described[0]["requests"] == 6 and described[0]["rules"][0]["hits"] == 1
+            assert requests.get(f"{url}/requests", timeout=10).json()["count"] == 6
+    finally:
+        os.killpg(redis.pid, signal.SIGTERM)
+        redis.wait(timeout=30)
+
+
 def _exec(code: str) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -136,12 +169,18 @@ def test_fault_drill_guide() -> None:
     assert "30 requests," in summary[-2] and "never exercised:" in summary[-1]
 
 
+def _started_by_default(compose: dict[str, Any]) -> set[str]:
+    """The services of a valid Compose file that `up` starts without --profile."""
+    services = compose["services"]
+    return {name for name in PyCompose.from_json(json.dumps(compose)).service_names()
+            if not services[name].get("profiles")}
+
+
 def test_compose_override_is_valid_compose_with_the_shipped_file() -> None:
     override = PyCompose.from_yaml(_blocks("yaml", "service_healthy")[0]).to_dict()
     shipped = PyCompose.from_yaml((ROOT / "docker-compose.yml").read_text()).to_dict()
     merged = {"services": {**shipped["services"], **override["services"]}}
-    assert set(PyCompose.from_json(json.dumps(merged)).service_names()) == {"app",
-                                                                            "bda-emulator"}
+    assert _started_by_default(merged) == {"app", "bda-emulator"}
 
 
 def test_scenario_example_is_a_valid_scenario() -> None:
@@ -386,5 +425,15 @@ def test_ca_trust_override_is_valid_compose_with_the_shipped_file() -> None:
     shipped = PyCompose.from_yaml((ROOT / "docker-compose.yml").read_text()).to_dict()
     merged = {**shipped, "services": {**shipped["services"], **override["services"]},
               "volumes": {**shipped.get("volumes", {}), **override.get("volumes", {})}}
-    names = set(PyCompose.from_json(json.dumps(merged)).service_names())
-    assert names == {"app", "bda-ca", "node-app", "bda-emulator"}
+    assert _started_by_default(merged) == {"app", "bda-ca", "node-app", "bda-emulator"}
+
+
+def test_replicas_commands_name_the_shipped_profile_and_port() -> None:
+    (block,) = _blocks("sh", "--profile replicas up")
+    services = PyCompose.from_yaml((ROOT / "docker-compose.yml").read_text()).to_dict()[
+        "services"]
+    for profile in re.findall(r"--profile (\S+)", block):
+        assert [name for name, service in services.items()
+                if profile in service.get("profiles", [])], profile
+    assert "127.0.0.1:9528:9528" in services["balancer"]["ports"]
+    assert "**`127.0.0.1:9528`**" in README

@@ -167,6 +167,9 @@ def _project(tmp: Path, base_image: str, port: int, name: str, *,
     (tmp / "docker-compose.yml").write_text(
         text.replace(SHIPPED_PORT, f'"127.0.0.1:{port}:9527"')
             .replace(SHIPPED_CONFIG, f"source: {ROOT / 'fixtures'}"), encoding="utf-8")
+    # the `replicas` profile's build contexts: docker-compose 1.29 checks that they exist even
+    # when the profile is off
+    (tmp / "deploy").symlink_to(ROOT / "deploy", target_is_directory=True)
     files = ["docker-compose.yml"]
     services: dict[str, object] = {SERVICE: {
         "image": IMAGE, "build": {"context": str(ROOT), "args": {"BASE_IMAGE": base_image}}}}
