@@ -103,10 +103,10 @@ class MemoryCounters:
         rule = self._get(uid).rules.setdefault(index, _Rule())
         if (plan.times is not None and rule.hits >= plan.times) or \
                 (plan.bound is not None and rule.position >= plan.bound):
-            return Step(False)
+            return Step(False, 0, rule.hits)
         rule.matched += 1
         if plan.probability is not None and draw(plan.seed, rule.matched) >= plan.probability:
-            return Step(False)
+            return Step(False, 0, rule.hits)
         position = rule.position % len(plan.rates)
         rate = plan.rates[position]
         count = 0
