@@ -267,8 +267,8 @@ class JobRunner:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CLOCK_POLL if self._queue else IDLE_POLL):
                     await self._wake.wait()
-        # Stopping: raised here too, since on Python 3.11 a cancel that meets an expiring
-        # asyncio.timeout can be lost (seen with a shared store's round trips in the loop).
+        # Stopping: raised here too, since a cancel was seen lost on Python 3.11.7 while the
+        # loop made a shared store's round trips (docs/reference-notes.md).
         raise asyncio.CancelledError
 
     async def _worker(self) -> None:
