@@ -8,8 +8,9 @@ machine's conditions (a busy 2-core VM drifts by 10-30 % within minutes):
   at concurrency 1 against ``bda-emulator serve --cache-size 0`` run from the tree, minus the
   p50 of the transport limit (a bare aiohttp server answering with the same reply bytes);
 * **compute floor** — the median of the tree's own ``benchmarks.yardsticks.measure_floor``,
-  run in a fresh process with the tree first on ``sys.path``: each tree is held to the floor
-  of the pipeline it ships;
+  run in a fresh process with the tree first on ``sys.path`` (after drawing every benchmark
+  picture, as ``benchmarks.bench`` does before its floor): each tree is held to the floor of
+  the pipeline it ships;
 * the server's CPU time and minor page faults per request, split into the event loop's thread
   and the others (image workers), from ``/proc/<pid>/task``.
 
@@ -35,10 +36,15 @@ from .inputs import REF, SIZES, make_photo
 from .yardsticks import fetch_reply
 
 _TICK = os.sysconf("SC_CLK_TCK")
-_FLOOR = ("import json, sys; from benchmarks.inputs import REF, head_box; "
+# As in benchmarks.bench, the floor runs in a process that has drawn every size's picture
+# first: its allocator has seen the large images, as the full benchmark's process has.
+# Its CPU time per call too (warm-up calls included), steadier than wall time on a busy VM.
+_FLOOR = ("import json, sys, time; from benchmarks.inputs import REF, SIZES, head_box, make_photo; "
           "from benchmarks.yardsticks import measure_floor; "
-          "print(json.dumps(measure_floor(open(sys.argv[1], 'rb').read(), head_box(REF), "
-          "int(sys.argv[2]))))")
+          "images = {size: make_photo(size, seed) for seed, size in enumerate(SIZES, 1)}; "
+          "runs = int(sys.argv[1]); cpu = time.process_time(); "
+          "times = measure_floor(images[REF], head_box(REF), runs); "
+          "print(json.dumps([times, (time.process_time() - cpu) * 1000 / (runs + 5)]))")
 
 
 def thread_usage(pid: int) -> dict[int, tuple[float, float, int]]:
@@ -59,6 +65,7 @@ class Figures:
     """What one tree measured, over the rounds."""
 
     tree: Path
+    env: tuple[str, ...] = ()  # for the emulator server only
     latency: list[float] = field(default_factory=list)  # p50 ms per round
     transport: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)  # every floor run, ms
@@ -72,26 +79,28 @@ class Figures:
         floor = statistics.median(self.floor)
         cost = lat - tra
         cpu = {name: statistics.median(values) for name, values in self.cpu.items()}
-        return (f"| {self.tree} | {lat:.2f} | {tra:.2f} | {cost:.2f} | {floor:.2f} | "
+        server = cpu["loop user"] + cpu["loop sys"] + cpu["workers user"] + cpu["workers sys"]
+        name = f"{self.tree} with {' '.join(self.env)}" if self.env else str(self.tree)
+        return (f"| {name} | {lat:.2f} | {tra:.2f} | {cost:.2f} | {floor:.2f} | "
                 f"{cost / floor:.2f} | {cpu['loop user'] + cpu['loop sys']:.2f} | "
                 f"{cpu['workers user']:.2f} + {cpu['workers sys']:.2f} | "
-                f"{cpu['workers faults']:.0f} |")
+                f"{cpu['workers faults']:.0f} | {cpu['floor']:.2f} | {server / cpu['floor']:.2f} |")
 
 
-def _serve(tree: Path) -> Callable[[int], list[str]]:
+def _serve(tree: Path, env: Sequence[str] = ()) -> Callable[[int], list[str]]:
     def argv(port: int) -> list[str]:
-        return [sys.executable, "-c",
+        return [*(["env", *env] if env else []), sys.executable, "-c",
                 f"import sys; sys.path.insert(0, {str(tree)!r}); from emulator.cli import main; "
                 "sys.exit(main())", "serve", "--port", str(port), "--cache-size", "0"]
     return argv
 
 
-def _floor(tree: Path, jpeg: Path, runs: int) -> list[float]:
+def _floor(tree: Path, runs: int) -> tuple[list[float], float]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run([sys.executable, "-c", _FLOOR, str(jpeg), str(runs)], env=env,
+    out = subprocess.run([sys.executable, "-c", _FLOOR, str(runs)], env=env,
                          cwd=tree, check=True, capture_output=True, text=True).stdout
-    times: list[float] = json.loads(out)
-    return times
+    times, cpu = json.loads(out)
+    return times, cpu
 
 
 def _transport(load: LoadProcess, reply: bytes, requests: int) -> float:
@@ -109,10 +118,13 @@ def _transport(load: LoadProcess, reply: bytes, requests: int) -> float:
     return statistics.median(result.latencies)
 
 
-def _round(load: LoadProcess, figures: Figures, jpeg: bytes, jpeg_path: Path,
-           requests: int, floor_runs: int) -> None:
-    figures.floor += _floor(figures.tree, jpeg_path, floor_runs)
-    with Server(_serve(figures.tree), f"bda-emulator from {figures.tree}") as server:
+def _round(load: LoadProcess, figures: Figures, jpeg: bytes, requests: int,
+           floor_runs: int) -> None:
+    times, cpu = _floor(figures.tree, floor_runs)
+    figures.floor += times
+    figures.add_cpu("floor", cpu)
+    with Server(_serve(figures.tree, figures.env), f"bda-emulator from {figures.tree}"
+                ) as server:
         reply = fetch_reply(server.port, jpeg)
         run_cell_sampled(load, CellSpec(server.port, REF, True, 1, 20, 10.0), server)
         before = thread_usage(server.pid)
@@ -140,29 +152,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200,
                         help="timed requests per cell (default 200)")
     parser.add_argument("--floor-runs", type=int, default=20, help="floor runs per round")
+    parser.add_argument("--what-if", action="append", default=[], metavar="NAME=VALUE",
+                        help="also measure each tree's server with this environment variable "
+                             "(e.g. glibc's MALLOC_TRIM_THRESHOLD_=...; repeatable, all "
+                             "together in one extra row per tree)")
     args = parser.parse_args(argv)
     trees = [tree.resolve() for tree in (args.tree or [ROOT])]
     jpeg = make_photo(REF, SIZES.index(REF) + 1)  # the full benchmark's 640x457 picture
     load = start_load({REF: jpeg})
-    figures = [Figures(tree) for tree in trees]
+    envs = [(), tuple(args.what_if)] if args.what_if else [()]
+    figures = [Figures(tree, env) for tree in trees for env in envs]
     try:
-        with tempfile.NamedTemporaryFile(suffix=".jpg") as file:
-            file.write(jpeg)
-            file.flush()
-            for _ in range(args.rounds):
-                for each in figures:
-                    _round(load, each, jpeg, Path(file.name), args.requests, args.floor_runs)
-                    print(f"{each.tree}: p50 {each.latency[-1]:.2f} ms, transport "
-                          f"{each.transport[-1]:.2f} ms", file=sys.stderr, flush=True)
+        for _ in range(args.rounds):
+            for each in figures:
+                _round(load, each, jpeg, args.requests, args.floor_runs)
+                print(f"{each.tree} {' '.join(each.env)}: p50 {each.latency[-1]:.2f} ms, transport "
+                      f"{each.transport[-1]:.2f} ms, floor {statistics.median(each.floor):.2f}"
+                      " ms", file=sys.stderr, flush=True)
     finally:
         load.close()
     print("| tree | p50 ms | transport p50 ms | server cost ms | compute floor ms | cost / floor "
-          "| loop CPU ms/req | workers CPU ms/req (user + sys) | worker page faults/req |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| loop CPU ms/req | workers CPU ms/req (user + sys) | worker page faults/req "
+          "| floor CPU ms | server CPU / floor CPU |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for each in figures:
         print(each.row())
     print(f"\n{args.rounds} interleaved rounds of {args.requests} uncached 640x457 requests at "
-          "c=1 per tree; medians over the rounds (floor: over all its runs).")
+          "c=1 per row; medians over the rounds (floor: over all its runs; the environment "
+          "is the emulator server's only).")
     return 0
 
 
