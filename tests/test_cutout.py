@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
+from emulator.imaging import cutout
 from emulator.imaging.cutout import _zero_run, encode_cutout
 from emulator.imaging.images import load_image
 from emulator.imaging.regions import OPTIONS, find_subjects, label_map, option_mask
@@ -124,6 +125,16 @@ def test_refuses_other_modes(photo: Image.Image) -> None:
         encode_cutout(photo.convert("RGBA"), Image.new("L", photo.size))
     with pytest.raises(ValueError):
         encode_cutout(photo, Image.new("L", (3, 3)))
+
+
+@pytest.mark.parametrize("strip", [1, 4 * 1024, 100 * 1024, 64 * 1024 * 1024])
+def test_strips_do_not_change_the_bytes(photo: Image.Image, labels: Image.Image,
+                                        monkeypatch: pytest.MonkeyPatch, strip: int) -> None:
+    """The band is worked in strips (short GIL holds); zlib sees the same bytes either way."""
+    mask = option_mask(labels, ["Head", "Body", "Hat"])
+    expected = encode_cutout(photo, mask)
+    monkeypatch.setattr(cutout, "STRIP_BYTES", strip)
+    assert encode_cutout(photo, mask) == expected
 
 
 def test_same_bytes_every_time(photo: Image.Image, labels: Image.Image) -> None:

@@ -9,7 +9,9 @@ filters on every row, and deflates them. Here:
 * only the **band** — the rows of the mask's bounding box — is composed (the image pasted
   through the mask onto transparent black, within the box's columns) and deflated by zlib at
   ``level`` (1 by default); its rows use the PNG filter *Up* (2), which suits photographs and
-  costs one subtraction pass in C, instead of Pillow's per-row adaptive choice;
+  costs one subtraction pass in C, instead of Pillow's per-row adaptive choice; the band is
+  worked in strips of ``STRIP_BYTES``, so no single call holds the GIL for long (the event
+  loop shares it) and the output is the same whatever the strip size;
 * the rows above and below the band (filter *None*, all zeros) are written as hand-made
   deflate blocks: one literal zero, then matches of 258 bytes at distance 1 — 13 bytes per
   8 × 258 input bytes, as zlib itself would emit them, without zlib reading them;
@@ -35,6 +37,8 @@ _ZLIB_HEADER = b"\x78\x01"  # deflate, 32 KB window, "fastest" level hint (as zl
 _FINAL_EMPTY_BLOCK = b"\x01\x00\x00\xff\xff"  # BFINAL=1 stored block of 0 bytes
 _MOD_ADLER = 65521
 _UP = 2
+#: The band is composed, filtered and deflated in strips of about this many bytes of pixels.
+STRIP_BYTES = 256 * 1024
 
 
 def encode_cutout(image: Image.Image, mask: Image.Image, level: int = 1) -> bytes:
@@ -49,9 +53,9 @@ def encode_cutout(image: Image.Image, mask: Image.Image, level: int = 1) -> byte
     parts = [_ZLIB_HEADER, _zero_run(top * row)]
     adler = _adler_zeros(1, top * row)
     if box:
-        band = _band(image, mask, box, width, level)
-        parts.append(band[0])
-        adler = zlib.adler32(band[1], adler)
+        blocks, band_adler = _band(image, mask, box, width, level)
+        parts.append(blocks)
+        adler = _adler_combine(adler, band_adler, (box[3] - box[1]) * row)
     tail = (height - bottom) * row
     parts += [_zero_run(tail), _FINAL_EMPTY_BLOCK, struct.pack(">I", _adler_zeros(adler, tail))]
     return b"".join([_SIGNATURE, _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6,
@@ -60,25 +64,54 @@ def encode_cutout(image: Image.Image, mask: Image.Image, level: int = 1) -> byte
 
 
 def _band(image: Image.Image, mask: Image.Image, box: tuple[int, int, int, int],
-          width: int, level: int) -> tuple[bytes, bytes]:
-    """(deflate blocks, filtered rows) of the band ``box[1]:box[3]``, rows filtered with Up."""
-    left, top, _, bottom = box
-    cut = Image.new("RGBA", (width, bottom - top), 0)
-    cut.paste(image.crop(box), (left, 0), mask.crop(box))
-    above = ImageChops.offset(cut, 0, 1)  # each row's upper neighbour; row 0 gets zeros:
-    above.paste(0, (0, 0, width, 1))  # the row above the band is transparent (or absent)
-    data = memoryview(ImageChops.subtract_modulo(cut, above).tobytes())
-    stride = 4 * width
-    up = bytes([_UP])
-    raw = b"".join([piece for start in range(0, len(data), stride)
-                    for piece in (up, data[start:start + stride])])
+          width: int, level: int) -> tuple[bytes, int]:
+    """(deflate blocks, Adler-32 from 1) of the band ``box[1]:box[3]``, rows filtered with Up.
+
+    Worked in strips of about ``STRIP_BYTES``: each Pillow and zlib call holding the GIL
+    stays short (the event loop waits for none of them for long), and the temporaries stay
+    small. zlib is fed the same bytes in the same order, so the output does not depend on the
+    strip size.
+    """
+    left, top, right, bottom = box
+    rows = max(1, STRIP_BYTES // (4 * width))
     deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH), raw
+    parts, adler = [], 1
+    up = bytes([_UP])
+    stride = 4 * width
+    previous = Image.new("RGBA", (width, 1), 0)  # the row above the band is transparent
+    for start in range(top, bottom, rows):
+        end = min(bottom, start + rows)
+        cut = Image.new("RGBA", (width, end - start), 0)
+        region = (left, start, right, end)
+        cut.paste(image.crop(region), (left, 0), mask.crop(region))
+        above = Image.new("RGBA", cut.size, 0)  # each row's upper neighbour
+        above.paste(previous, (0, 0))
+        if end - start > 1:
+            above.paste(cut.crop((0, 0, width, end - start - 1)), (0, 1))
+        data = memoryview(ImageChops.subtract_modulo(cut, above).tobytes())
+        raw = b"".join([piece for at in range(0, len(data), stride)
+                        for piece in (up, data[at:at + stride])])
+        adler = zlib.adler32(raw, adler)
+        parts.append(deflate.compress(raw))
+        previous = cut.crop((0, end - start - 1, width, end - start))
+    parts.append(deflate.flush(zlib.Z_SYNC_FLUSH))
+    return b"".join(parts), adler
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return b"".join([struct.pack(">I", len(data)), kind, data,
                      struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))])
+
+
+def _adler_combine(first: int, second: int, length: int) -> int:
+    """Adler-32 of A + B from those of A and of B (``length`` bytes), as zlib's
+    ``adler32_combine``."""
+    rem = length % _MOD_ADLER
+    a1, b1 = first & 0xFFFF, first >> 16
+    a2, b2 = second & 0xFFFF, second >> 16
+    a = (a1 + a2 - 1) % _MOD_ADLER
+    b = (b1 + b2 + rem * a1 - rem) % _MOD_ADLER
+    return (b << 16) | a
 
 
 def _adler_zeros(adler: int, count: int) -> int:
