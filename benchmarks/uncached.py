@@ -5,7 +5,8 @@ source trees in the same run, interleaved, so that a before/after comparison sha
 machine's conditions (a busy 2-core VM drifts by 10-30 % within minutes):
 
 * **server cost** — p50 latency of uncached 640x457 ``SegmentCustomizedPortraitPic`` requests
-  at concurrency 1 against ``bda-emulator serve --cache-size 0`` run from the tree, minus the
+  at concurrency 1 (``--concurrency``) against ``bda-emulator serve --cache-size 0`` run from
+  the tree, minus the
   p50 of the transport limit (a bare aiohttp server answering with the same reply bytes);
 * **compute floor** — the median of the tree's own ``benchmarks.yardsticks.measure_floor``,
   run in a fresh process with the tree first on ``sys.path`` (after drawing every benchmark
@@ -67,6 +68,7 @@ class Figures:
     tree: Path
     env: tuple[str, ...] = ()  # for the emulator server only
     latency: list[float] = field(default_factory=list)  # p50 ms per round
+    rate: list[float] = field(default_factory=list)  # requests per second per round
     transport: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)  # every floor run, ms
     cpu: dict[str, list[float]] = field(default_factory=dict)  # per request, per round
@@ -81,7 +83,8 @@ class Figures:
         cpu = {name: statistics.median(values) for name, values in self.cpu.items()}
         server = cpu["loop user"] + cpu["loop sys"] + cpu["workers user"] + cpu["workers sys"]
         name = f"{self.tree} with {' '.join(self.env)}" if self.env else str(self.tree)
-        return (f"| {name} | {lat:.2f} | {tra:.2f} | {cost:.2f} | {floor:.2f} | "
+        rate = statistics.median(self.rate)
+        return (f"| {name} | {rate:.1f} | {lat:.2f} | {tra:.2f} | {cost:.2f} | {floor:.2f} | "
                 f"{cost / floor:.2f} | {cpu['loop user'] + cpu['loop sys']:.2f} | "
                 f"{cpu['workers user']:.2f} + {cpu['workers sys']:.2f} | "
                 f"{cpu['workers faults']:.0f} | {cpu['floor']:.2f} | {server / cpu['floor']:.2f} |")
@@ -103,7 +106,7 @@ def _floor(tree: Path, runs: int) -> tuple[list[float], float]:
     return times, cpu
 
 
-def _transport(load: LoadProcess, reply: bytes, requests: int) -> float:
+def _transport(load: LoadProcess, reply: bytes, requests: int, concurrency: int) -> float:
     with tempfile.NamedTemporaryFile(suffix=".json") as file:
         file.write(reply)
         file.flush()
@@ -113,35 +116,36 @@ def _transport(load: LoadProcess, reply: bytes, requests: int) -> float:
                     file.name]
 
         with Server(argv, "transport server", cwd=ROOT) as server:
-            spec = CellSpec(server.port, REF, True, 1, requests, 30.0)
+            spec = CellSpec(server.port, REF, True, concurrency, requests, 30.0)
             result, _, _, _ = run_cell_sampled(load, spec, server)
     return statistics.median(result.latencies)
 
 
 def _round(load: LoadProcess, figures: Figures, jpeg: bytes, requests: int,
-           floor_runs: int) -> None:
+           floor_runs: int, concurrency: int) -> None:
     times, cpu = _floor(figures.tree, floor_runs)
     figures.floor += times
     figures.add_cpu("floor", cpu)
     with Server(_serve(figures.tree, figures.env), f"bda-emulator from {figures.tree}"
                 ) as server:
         reply = fetch_reply(server.port, jpeg)
-        run_cell_sampled(load, CellSpec(server.port, REF, True, 1, 20, 10.0), server)
+        run_cell_sampled(load, CellSpec(server.port, REF, True, concurrency, 20, 10.0), server)
         before = thread_usage(server.pid)
-        spec = CellSpec(server.port, REF, True, 1, requests, 60.0)
+        spec = CellSpec(server.port, REF, True, concurrency, requests, 60.0)
         result, _, _, _ = run_cell_sampled(load, spec, server)
         after = thread_usage(server.pid)
     count = len(result.latencies)
     if result.errors:
         raise RuntimeError(f"{figures.tree}: {result.first_error}")
     figures.latency.append(statistics.median(result.latencies))
+    figures.rate.append(count / result.elapsed)
     for name, loop in (("loop", True), ("workers", False)):
         delta = [sum(after[t][i] - before.get(t, (0, 0, 0))[i] for t in after
                      if (t == server.pid) == loop) for i in range(3)]
         figures.add_cpu(f"{name} user", delta[0] * 1000 / count)
         figures.add_cpu(f"{name} sys", delta[1] * 1000 / count)
         figures.add_cpu(f"{name} faults", delta[2] / count)
-    figures.transport.append(_transport(load, reply, requests))
+    figures.transport.append(_transport(load, reply, requests, concurrency))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200,
                         help="timed requests per cell (default 200)")
     parser.add_argument("--floor-runs", type=int, default=20, help="floor runs per round")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="requests in flight (default 1; the cost and floor columns mean "
+                             "most at 1)")
     parser.add_argument("--what-if", action="append", default=[], metavar="NAME=VALUE",
                         help="also measure each tree's server with this environment variable "
                              "(e.g. glibc's MALLOC_TRIM_THRESHOLD_=...; repeatable, all "
@@ -165,21 +172,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for _ in range(args.rounds):
             for each in figures:
-                _round(load, each, jpeg, args.requests, args.floor_runs)
+                _round(load, each, jpeg, args.requests, args.floor_runs, args.concurrency)
                 print(f"{each.tree} {' '.join(each.env)}: p50 {each.latency[-1]:.2f} ms, transport "
                       f"{each.transport[-1]:.2f} ms, floor {statistics.median(each.floor):.2f}"
                       " ms", file=sys.stderr, flush=True)
     finally:
         load.close()
-    print("| tree | p50 ms | transport p50 ms | server cost ms | compute floor ms | cost / floor "
-          "| loop CPU ms/req | workers CPU ms/req (user + sys) | worker page faults/req "
-          "| floor CPU ms | server CPU / floor CPU |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| tree | req/s | p50 ms | transport p50 ms | server cost ms | compute floor ms "
+          "| cost / floor | loop CPU ms/req | workers CPU ms/req (user + sys) "
+          "| worker page faults/req | floor CPU ms | server CPU / floor CPU |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for each in figures:
         print(each.row())
     print(f"\n{args.rounds} interleaved rounds of {args.requests} uncached 640x457 requests at "
-          "c=1 per row; medians over the rounds (floor: over all its runs; the environment "
-          "is the emulator server's only).")
+          f"c={args.concurrency} per row; medians over the rounds (floor: over all its runs; "
+          "the environment is the emulator server's only).")
     return 0
 
 
