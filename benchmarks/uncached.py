@@ -6,8 +6,8 @@ machine's conditions (a busy 2-core VM drifts by 10-30 % within minutes):
 
 * **server cost** — p50 latency of uncached 640x457 ``SegmentCustomizedPortraitPic`` requests
   at concurrency 1 (``--concurrency``) against ``bda-emulator serve --cache-size 0`` run from
-  the tree, minus the
-  p50 of the transport limit (a bare aiohttp server answering with the same reply bytes);
+  the tree, minus the p50 of the transport limit (a bare aiohttp server answering with the
+  same reply bytes);
 * **compute floor** — the median of the tree's own ``benchmarks.yardsticks.measure_floor``,
   run in a fresh process with the tree first on ``sys.path`` (after drawing every benchmark
   picture, as ``benchmarks.bench`` does before its floor): each tree is held to the floor of
