@@ -3,8 +3,9 @@
 What it measures, in one sitting on 127.0.0.1 (every number is printed, none is asserted):
 
 * **compute floor** — a bare function doing the least image work one request needs (decode the
-  JPEG, one elliptical mask, the zeroed RGBA cut-out as PNG at ``compress_level=1``, the mask as
-  greyscale JPEG quality 100, base64 both, ``json.dumps`` the reply), median of N runs;
+  JPEG, one elliptical mask, the zeroed RGBA cut-out as PNG written as the emulator writes it,
+  the mask as greyscale JPEG quality 100, base64 both, ``json.dumps`` the reply), median of N
+  runs;
 * **transport limit** — a bare aiohttp server (a subprocess of this script) answering every POST
   with the emulator's own reply bytes for the 640x457 input, loaded like the emulator;
 * **emulator** — ``bda-emulator serve`` as a subprocess, TC3-signed requests (fresh timestamp per

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.actions.business import read_params
-from emulator.actions.pictures import read_picture
+from emulator.actions.pictures import read_request
 from emulator.actions.results import reply_for
 from emulator.actions.services import Directives, Outcome, Services
 from emulator.imaging.regions import OPTIONS
@@ -17,10 +16,8 @@ ACTION = "SegmentCustomizedPortraitPic"
 async def handle(services: Services, call: Call, raw: RawRequest,
                  directives: Directives) -> Outcome:
     """Synthetic multi-class portrait segmentation of the Url (preferred) or Image input."""
-    params = await read_params(services, ACTION, call, raw)
-    check_segmentation_options(params)
+    params, pic = await read_request(services, ACTION, call, raw, check_segmentation_options)
     options = [name for name in OPTIONS if params["SegmentationOptions"].get(name) is True]
-    pic = await read_picture(services, params)
     reply = await reply_for(pic, options, cache=services.cache, executor=services.executor,
                             max_subjects=services.max_subjects, timeout=services.image_timeout)
     return Outcome(reply.fragment, pic)

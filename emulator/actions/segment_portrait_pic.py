@@ -1,6 +1,6 @@
 """SegmentPortraitPic: person or not — one mask and a transparent cut-out.
 
-Inputs as ``SegmentCustomizedPortraitPic`` (the shared :func:`read_picture`); ``RspImgType``
+Inputs as ``SegmentCustomizedPortraitPic`` (the shared :func:`read_request`); ``RspImgType``
 ``base64`` (default) or ``url``, ``Scene`` ``GEN`` (default) or ``GS``, read exactly as the
 docs spell them (``"Url"`` is refused, as a user reported the real service does): anything
 else is ``InvalidParameter.InvalidParameter``. Neither ``Image`` nor ``Url`` (or an empty one)
@@ -17,9 +17,10 @@ emulator (:mod:`emulator.state.files`), valid 30 minutes on its clock; ``ResultI
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
+from typing import Any
 
-from emulator.actions.business import read_params
-from emulator.actions.pictures import read_picture
+from emulator.actions.pictures import read_request
 from emulator.actions.results import Reply, cached_reply
 from emulator.actions.services import Directives, Outcome, Services, result_base
 from emulator.errors import ApiError
@@ -38,10 +39,10 @@ _TYPES = {IMAGE: "image/png", MASK: "image/jpeg"}
 async def handle(services: Services, call: Call, raw: RawRequest,
                  directives: Directives) -> Outcome:
     """Person-or-not segmentation of the Url (preferred) or Image input."""
-    params = await read_params(services, ACTION, call, raw)
+    params, pic = await read_request(services, ACTION, call, raw, _check,
+                                     empty="InvalidParameterValue.ImageEmpty")
     mode = _choice(params.get("RspImgType"), "RspImgType", MODES)
     scene = _choice(params.get("Scene"), "Scene", SCENES)
-    pic = await read_picture(services, params, empty="InvalidParameterValue.ImageEmpty")
     reply = await cached_reply((pic.sha256, (ACTION, scene)), cache=services.cache,
                                executor=services.executor, timeout=services.image_timeout,
                                compute=compute_reply,
@@ -68,6 +69,12 @@ def compute_reply(image: bytes, green: bool, max_subjects: int) -> Reply:
         "ResultImageUrl": "", "ResultMaskUrl": "", "HasForeground": cut.has_person}),
         files=((IMAGE, cut.image_png), (MASK, cut.mask_jpeg)),
         flags=(("HasForeground", cut.has_person),))
+
+
+def _check(params: Mapping[str, Any]) -> None:
+    """``RspImgType`` and ``Scene`` before the picture is read."""
+    _choice(params.get("RspImgType"), "RspImgType", MODES)
+    _choice(params.get("Scene"), "Scene", SCENES)
 
 
 def _choice(value: object, name: str, allowed: tuple[str, ...]) -> str:

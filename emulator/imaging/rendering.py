@@ -5,9 +5,12 @@ The formats follow the official response example (see the reference, section 6.5
 everything else fully transparent with its colour zeroed (smaller, and no hidden pixels leak);
 ``MaskImage`` is a baseline 8-bit greyscale JPEG (quality 100) of the same size, 255 inside
 the selected regions and 0 outside (the real service sends soft confidences; ours are hard).
-PNG uses zlib level 1: encoding the cut-out dominates the cost, and level 1 is up to 4× faster
-than Pillow's default (6) for about 20–25 % more bytes. Same input bytes → byte-identical
-outputs (for a given Pillow/zlib/libjpeg build).
+The PNG is written by :mod:`emulator.imaging.cutout`, not by Pillow's encoder: only the rows
+of the mask's bounding box are composed, filtered (*Up*) and deflated (zlib level 1); the
+transparent rows around them cost next to nothing. Encoding the cut-out dominated the cost of a
+request: this is 1.3–5× faster than Pillow's PNG encoder at level 1 (3× for a head in a
+640x457 photo), with the same decoded pixels and about as many bytes (-9 % to +2 %). Same input
+bytes → byte-identical outputs (for a given Pillow/zlib/libjpeg build).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from emulator.imaging.cutout import encode_cutout
 from emulator.imaging.images import load_image
 from emulator.imaging.person import green_screen, person_mask
 from emulator.imaging.regions import find_subjects, label_map, option_mask, option_rects
@@ -70,11 +74,7 @@ def segment_person(data: bytes, green: bool = False, max_subjects: int = 5) -> P
 
 
 def _encode_portrait(image: Image.Image, mask: Image.Image) -> bytes:
-    cut = Image.composite(image, Image.new("RGB", image.size, 0), mask)
-    cut.putalpha(mask)
-    out = io.BytesIO()
-    cut.save(out, "PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return out.getvalue()
+    return encode_cutout(image, mask, PNG_COMPRESS_LEVEL)
 
 
 def _encode_mask(mask: Image.Image) -> bytes:
