@@ -41,7 +41,7 @@ from emulator.scenarios import effects
 from emulator.scenarios.facts import Facts, gather
 from emulator.scenarios.loading import Scenario, ScenarioError, UnknownScenario, load_paths
 from emulator.scenarios.store import ScenarioStore, unknown_reasons
-from emulator.serve import accesslog, admin, results, transport
+from emulator.serve import accesslog, admin, heap, results, transport
 from emulator.serve.admission import in_flight_budget, reserved
 from emulator.serve.edge import EmulatorRunner
 from emulator.serve.hangup import cancelled_on_hangup
@@ -169,6 +169,7 @@ async def _sharing(app: web.Application) -> AsyncIterator[None]:
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    heap.tune()  # glibc: no fresh pages per request (emulator.serve.heap)
     policy = FetchPolicy(connect_timeout=settings.url_connect_timeout,
                          total_timeout=settings.url_timeout, max_bytes=settings.url_max_bytes,
                          allowed_hosts=frozenset(settings.url_allowed_hosts),
