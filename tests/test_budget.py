@@ -54,15 +54,3 @@ async def test_cancelled_waiters_leave_no_reservation_behind() -> None:
     async with budget.hold(10, timeout=0.1):
         pass
 
-
-def test_heap_thresholds_are_set_on_glibc() -> None:
-    """With glibc, tune() keeps picture-sized blocks in the arenas (no mmap per request)."""
-    import ctypes
-
-    from emulator.serve import heap
-
-    try:
-        ctypes.CDLL(None).mallopt  # noqa: B018 - only glibc has it
-    except AttributeError:
-        pytest.skip("not glibc")
-    assert heap.tune() is True

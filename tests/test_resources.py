@@ -217,3 +217,16 @@ def test_identical_concurrent_requests_are_segmented_once(
             range(8)))
     assert len({r.MaskImage for r in replies}) == 1
     assert len(calls) == 1
+
+
+def test_heap_thresholds_are_set_on_glibc() -> None:
+    """With glibc, tune() keeps picture-sized blocks in the arenas (no mmap per request)."""
+    import ctypes
+
+    from emulator.serve import heap
+
+    try:
+        ctypes.CDLL(None).mallopt  # noqa: B018 - only glibc has it
+    except AttributeError:
+        pytest.skip("not glibc")
+    assert heap.tune() is True

@@ -85,6 +85,7 @@ class Submission:
 class _Work:
     submission: Submission
     cancel: threading.Event = field(default_factory=threading.Event)
+    segmented: threading.Event = field(default_factory=threading.Event)  # the watcher stops
     done: bool = False  # frames segmented, result stored: only the clock is awaited
 
 
@@ -288,10 +289,10 @@ class JobRunner:
                 self._work.pop(task_id, None)
 
     async def _watch(self, task_id: str, work: _Work, progress: list[int]) -> None:
-        """While the frames are segmented: save progress and heed a terminate or reset made
-        through the store (by another process, or an admin)."""
+        """While the frames are segmented (until ``work.segmented``): save progress and heed
+        a terminate or reset made through the store (by another process, or an admin)."""
         saved = 0
-        while not self._stopping:
+        while not (self._stopping or work.segmented.is_set()):
             await asyncio.sleep(CLOCK_POLL)
             task = await self.store.get(task_id)
             if task is None or task.cancel or task.finished:
@@ -339,8 +340,9 @@ class JobRunner:
                 return
             raise error
         finally:
+            work.segmented.set()  # the watcher's flag: a cancel alone was seen lost
             watcher.cancel()
-            await asyncio.wait([watcher])  # this task's own cancellation still propagates
+            await asyncio.wait([watcher], timeout=1.0)  # this task's cancel still propagates
         key = await self.files.put(mp4, VIDEO_TYPE)
         md5 = hashlib.md5(mp4, usedforsecurity=False).hexdigest().upper()
         if task.plan.corrupt_md5:

@@ -10,7 +10,6 @@ and stops them all when one dies.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import signal
@@ -79,14 +78,20 @@ def supervise(settings: Settings, run: Callable[[Settings, Connection], Any],
     try:
         deadline = time.monotonic() + START_TIMEOUT
         waiting = list(pipes)
+        failed_start = False
         while waiting and not stopping:
             for pipe in list(waiting):
                 if pipe.poll(0.05):
-                    with contextlib.suppress(EOFError):
-                        pipe.recv()
+                    try:
+                        pipe.recv()  # the child listens
+                    except EOFError:  # it exited without listening
+                        failed_start = True
                     waiting.remove(pipe)
-            if any(c.exitcode is not None for c in children) or time.monotonic() > deadline:
+            if failed_start or any(c.exitcode is not None for c in children) or \
+                    time.monotonic() > deadline:
                 break
+        if failed_start:
+            waiting.append(pipes[0])  # never announce a start that failed
         if not waiting and not stopping:
             announce(child_settings)
         while not stopping and all(c.exitcode is None for c in children):

@@ -18,8 +18,9 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from emulator.serve.keys import CLOCK, RESULT_FILES
+from emulator.serve.keys import CLOCK, RESULT_FILES, SHARING
 from emulator.state.files import PATH_PREFIX
+from emulator.state.redis_link import is_unavailable
 
 __all__ = ["add_routes"]
 
@@ -34,7 +35,15 @@ def add_routes(app: web.Application) -> None:
 
 async def serve_file(request: web.Request) -> web.StreamResponse:
     files, key = request.app[RESULT_FILES], request.match_info["key"]
-    stored = await files.get(key)
+    sharing = request.app[SHARING]
+    try:
+        await sharing.sync()  # the clock another replica moved decides the Url's expiry
+        stored = await files.get(key)
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        sharing.unreachable(exc, f"GET {PATH_PREFIX}/…")
+        return _cos_error(request, 503, "ServiceUnavailable", "Please reduce your request rate.")
     if stored is None:
         return _not_found(request)
     end = files.valid_until(key, request.query.get("q-sign-time", "")[:64],

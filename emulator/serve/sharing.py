@@ -59,6 +59,7 @@ class Sharing:
     """Nothing shared: this process's journal, coverage and definitions are the emulator's."""
 
     shared = False
+    store_name = "the state store"
 
     def __init__(self, journal: Journal, coverage: Coverage) -> None:
         self._journal = journal
@@ -125,7 +126,7 @@ class Sharing:
         now = time.monotonic()
         if now - self._logged >= LOG_EVERY:
             more = f" ({self._failures - 1} more since the last line)" if self._failures > 1 else ""
-            log.error("the shared state store failed %s: %s%s", what, cause(error), more)
+            log.error("%s failed %s: %s%s", self.store_name, what, cause(error), more)
             self._logged, self._failures = now, 0
 
     store: ScenarioStore
@@ -147,6 +148,7 @@ class RedisSharing(Sharing):
     def __init__(self, link: RedisLink, records: RedisRecords, files: RedisFiles,
                  journal: Journal, coverage: Coverage) -> None:
         super().__init__(journal, coverage)
+        self.store_name = f"Redis at {shown_url(link.url)} (--state)"
         self.link = link
         self.records = records
         self.files = files
