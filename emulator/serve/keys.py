@@ -10,6 +10,7 @@ from emulator.scenarios.store import ScenarioStore
 from emulator.serve.budget import ByteBudget
 from emulator.serve.gallery import Gallery
 from emulator.serve.journal import Coverage, Journal
+from emulator.serve.replycache import ReplyCache
 from emulator.settings import Settings
 from emulator.state.files import ResultFiles
 from emulator.state.rates import RateWindows
@@ -28,3 +29,4 @@ RESULT_FILES = web.AppKey("result_files", ResultFiles)
 TASKS = web.AppKey("tasks", MemoryTasks)
 RATES = web.AppKey("rates", RateWindows)
 GALLERY = web.AppKey("gallery", Gallery)  # pictures of recent requests, for the dashboard
+REPLIES = web.AppKey("replies", ReplyCache)  # whole replies to repeated requests
