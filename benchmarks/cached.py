@@ -6,17 +6,22 @@ emulator, emulator, transport (cancels a steady drift of a shared machine's spee
 req/s, p50, the busy cores of the server and of the load process, and the ratio of the
 emulator's throughput to the transport limit's. With ``--profile FILE``, py-spy samples the
 emulator during its first cell (``--nonblocking``: the server is not paused to be sampled).
+With ``--baseline DIR`` (a source tree, e.g. ``git archive <commit> | tar -x -C DIR``), that
+tree's emulator is measured too, in the order transport, baseline, emulator, emulator,
+baseline, transport: an A/B comparison under the same machine state.
 Numbers are printed, never asserted. ``make bench`` is the full benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .bench_load import CellSpec, run_cell_sampled, start_load
@@ -49,23 +54,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=6.0, help="time cap per cell, s")
     parser.add_argument("--profile", type=Path, default=None,
                         help="py-spy raw output for the first emulator cell")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a source tree whose emulator is measured too (A/B)")
     args = parser.parse_args(argv)
     image = make_photo(REF, SIZES.index(REF) + 1)
     load = start_load({REF: image})
     rows: list[Row] = []
     try:
-        with Server(emulator_argv(), "bda-emulator") as emulator, \
-                tempfile.NamedTemporaryFile(suffix=".json") as file:
+        with contextlib.ExitStack() as stack:
+            emulator = stack.enter_context(Server(emulator_argv(), "bda-emulator"))
+            baseline = (stack.enter_context(Server(baseline_argv(args.baseline), "baseline",
+                                                       cwd=args.baseline))
+                        if args.baseline else None)
+            file = stack.enter_context(tempfile.NamedTemporaryFile(suffix=".json"))
             file.write(fetch_reply(emulator.port, image))
             file.flush()
+            if baseline is not None:
+                fetch_reply(baseline.port, image)
             command = [sys.executable, "-m", "benchmarks.bench", "--serve-transport"]
             with Server(lambda port: [*command, str(port), file.name], "transport",
                         cwd=ROOT) as transport:
-                order = [(transport, "transport limit"), (emulator, "emulator cached"),
-                         (emulator, "emulator cached"), (transport, "transport limit")]
+                base = [(baseline, "baseline cached")] if baseline else []
+                order = [(transport, "transport limit"), *base, (emulator, "emulator cached"),
+                         (emulator, "emulator cached"), *base, (transport, "transport limit")]
                 for index, (server, name) in enumerate(order):
                     spy = (profiled(server.pid, args.profile, args.duration)
-                           if args.profile and index == 1 else None)
+                           if args.profile and index == len(base) + 1 else None)
                     workers = processes(1) if server is transport else threads(NPROC)
                     rows.append(cell(load, server, name, workers, args.requests,
                                      args.duration, distinct=server is transport))
@@ -82,7 +96,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     cached = sum(r.rps for r in rows if r.scenario == "emulator cached") / 2
     print(f"\ncached c=16: {cached:.0f} req/s; transport limit: {limit:.0f} req/s; "
           f"ratio {cached / limit:.2f}")
+    if args.baseline:
+        old = sum(r.rps for r in rows if r.scenario == "baseline cached") / 2
+        print(f"baseline cached c=16: {old:.0f} req/s; ratio {old / limit:.2f}")
     return 0
+
+
+def baseline_argv(tree: Path) -> Callable[[int], list[str]]:
+    """``bda-emulator serve`` from the source tree ``tree`` (run in ``tree``, which is also
+    first on its PYTHONPATH; ``env`` execs Python, so the server keeps the sampled pid)."""
+    path = f"PYTHONPATH={tree.resolve()}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+
+    def argv(port: int) -> list[str]:
+        return ["env", path, sys.executable, "-m", "emulator", "serve", "--port", str(port)]
+
+    return argv
 
 
 if __name__ == "__main__":
