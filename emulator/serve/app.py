@@ -106,7 +106,8 @@ LINGERING_TIME = 1.0
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> web.Application:
     """The emulator as an aiohttp application (configuration is read by the caller)."""
     settings = settings or Settings()
-    app = web.Application(client_max_size=1024**2, middlewares=[_unrouted_to_api])
+    app = web.Application(client_max_size=1024**2,
+                          middlewares=[_unrouted_to_api, _admin_mutations_bump])
     app[SETTINGS] = settings
     app[CLOCK] = clock or Clock()
     app[CREDENTIALS] = Credentials.load(settings.credentials_path)
@@ -185,16 +186,25 @@ async def _unrouted_to_api(request: web.Request,
     the connection closes, since the client may already be sending tunnel bytes.
     """
     unrouted = request.match_info.http_exception is not None
-    try:
-        response = await (api(request) if unrouted else handler(request))
-    finally:
-        if request.method not in ("GET", "HEAD") and request.path.startswith(admin.PREFIX + "/"):
-            bump_generation(request.app)  # an admin mutation: answers may change
+    response = await (api(request) if unrouted else handler(request))
     if request.method == "CONNECT" and not response.prepared:
         response.set_status(405)
         response.headers["Allow"] = "GET, POST"
         response.force_close()
     return response
+
+
+@web.middleware
+async def _admin_mutations_bump(request: web.Request,
+                                handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                                ) -> web.StreamResponse:
+    """Every admin request but a read (accounts, scenarios, clock, reset...) may change the
+    answers: a new state generation (:mod:`~emulator.serve.generation`), once it is done."""
+    try:
+        return await handler(request)
+    finally:
+        if request.method not in ("GET", "HEAD") and request.path.startswith(admin.PREFIX + "/"):
+            bump_generation(request.app)
 
 
 async def api(request: web.Request) -> web.StreamResponse:
