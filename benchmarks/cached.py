@@ -26,8 +26,9 @@ from pathlib import Path
 
 from .bench_load import CellSpec, run_cell_sampled, start_load
 from .bench_report import Row, cell_row, processes, threads
-from .harness import NPROC, ROOT, LoadProcess, Server, emulator_argv
+from .harness import NPROC, ROOT, Conditions, LoadProcess, Server, emulator_argv
 from .inputs import REF, SIZES, make_photo
+from .report import preamble
 from .yardsticks import fetch_reply
 
 
@@ -56,7 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="py-spy raw output for the first emulator cell")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="a source tree whose emulator is measured too (A/B)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="also write the report (markdown) here")
     args = parser.parse_args(argv)
+    conditions = Conditions()
     image = make_photo(REF, SIZES.index(REF) + 1)
     load = start_load({REF: image})
     rows: list[Row] = []
@@ -87,18 +91,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                         spy.wait()
     finally:
         load.close()
-    print("| scenario | req/s | p50 ms | server cores | load cores | server CPU ms/req |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for row in rows:
-        print(f"| {row.scenario} | {row.rps:.0f} | {row.p50:.2f} | {row.cores[0]:.2f} | "
-              f"{row.cores[1]:.2f} | {row.cpu_ms:.3f} |")
+    conditions.stop()
+    lines = ["| scenario | req/s | p50 ms | server cores | load cores | server CPU ms/req |",
+             "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {row.scenario} | {row.rps:.0f} | {row.p50:.2f} | {row.cores[0]:.2f} | "
+              f"{row.cores[1]:.2f} | {row.cpu_ms:.3f} |" for row in rows]
     limit = sum(r.rps for r in rows if r.scenario == "transport limit") / 2
     cached = sum(r.rps for r in rows if r.scenario == "emulator cached") / 2
-    print(f"\ncached c=16: {cached:.0f} req/s; transport limit: {limit:.0f} req/s; "
-          f"ratio {cached / limit:.2f}")
+    lines += ["", f"cached c=16: {cached:.0f} req/s; transport limit: {limit:.0f} req/s; "
+                  f"ratio {cached / limit:.2f}"]
     if args.baseline:
         old = sum(r.rps for r in rows if r.scenario == "baseline cached") / 2
-        print(f"baseline cached c=16: {old:.0f} req/s; ratio {old / limit:.2f}")
+        lines.append(f"baseline cached c=16: {old:.0f} req/s; ratio {old / limit:.2f}")
+    print("\n".join(lines))
+    if args.out:
+        head = [*preamble("bda-emulator: the cached path"),
+                f"- Bounds: each cell {args.requests} requests or {args.duration:g} s; "
+                "cached 640x457 at concurrency 16", conditions.line(), "", ""]
+        args.out.write_text("\n".join(head + lines) + "\n", encoding="utf-8")
     return 0
 
 
