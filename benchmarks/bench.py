@@ -30,6 +30,7 @@ drawn deterministically: gradient background, a head-and-shoulders figure, seede
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -55,6 +56,9 @@ from .yardsticks import fetch_reply, measure_floor, serve_transport
 
 LEVELS = (1, 16, 64)
 RSS_REQUESTS = 10_000  # cached requests before the "RSS after" reading
+#: Requests per cached or transport-limit cell: 300 of them last about 0.1 s, too short for a
+#: steady rate (their ratio is a target).
+FAST_REQUESTS = 3000
 BOMB_REQUESTS = 20  # per decompression bomb
 
 
@@ -68,6 +72,7 @@ class Plan:
     start_runs: int
     loop_requests: int
     threads: int | None
+    fast_requests: int = FAST_REQUESTS
     rss_requests: int = RSS_REQUESTS
     rss_duration: float = 60.0
     bomb_requests: int = BOMB_REQUESTS
@@ -93,9 +98,13 @@ def load_cells(load: LoadProcess, server: Server, scenario: str, sizes: Sequence
     """One row per (size, concurrency level) against ``server``."""
     for size in sizes:
         for level in levels:
-            spec = CellSpec(server.port, size, distinct, level, plan.requests, plan.duration)
+            transport = scenario == "transport limit"  # answers every body alike: send one
+            fast = not distinct or transport
+            spec = CellSpec(server.port, size, distinct and not transport, level,
+                            plan.fast_requests if fast else plan.requests, plan.duration)
             result, rss, cpu, _ = run_cell_sampled(load, spec, server)
-            res.rows.append(cell_row(scenario, spec, result, rss, cpu, workers))
+            res.rows.append(cell_row(scenario, dataclasses.replace(spec, distinct=distinct),
+                                     result, rss, cpu, workers))
             if result.first_error:
                 res.first_errors.append(f"{scenario} {label(size)} c={level} {workers}: "
                                         f"{result.first_error}")
@@ -209,6 +218,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="time cap per load cell, seconds (default 8; --quick 1)")
     parser.add_argument("--workers", type=int, default=None,
                         help="passed to bda-emulator serve (default: its own, one per CPU)")
+    parser.add_argument("--fast-requests", type=int, default=None,
+                        help=f"requests per cached or transport-limit cell (default "
+                             f"{FAST_REQUESTS}; --quick 6)")
     parser.add_argument("--rss-requests", type=int, default=None,
                         help=f"cached requests before the RSS reading (default {RSS_REQUESTS}; "
                              "--quick 1000)")
@@ -227,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     quick = args.quick
     plan = Plan(requests=args.requests or (6 if quick else 300),
+                fast_requests=args.fast_requests or (6 if quick else FAST_REQUESTS),
                 duration=args.duration or (1.0 if quick else 8.0),
                 floor_runs=3 if quick else 20, start_runs=1 if quick else 3,
                 loop_requests=32 if quick else 64, threads=args.workers,
@@ -240,7 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report)
     header = [
         *preamble("bda-emulator benchmark"),
-        f"- Bounds: each load cell {plan.requests} requests or {plan.duration:g} s, whichever "
+        f"- Bounds: each load cell {plan.requests} requests ({plan.fast_requests} when cached or "
+        f"the transport limit) or {plan.duration:g} s, whichever "
         f"first; compute floor median of {plan.floor_runs} runs; options {json.dumps(OPTIONS)}; "
         f"compute threads {plan.threads or f'default ({plan.workers})'}; RSS run "
         f"{plan.rss_requests} requests or {plan.rss_duration:g} s; {plan.bomb_requests} requests "

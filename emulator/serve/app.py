@@ -14,6 +14,11 @@ function here or a module of its own:
    or the real answer, cancelled if the client hangs up (:mod:`~emulator.serve.hangup`);
 4. :func:`_answer` → :func:`_dispatch` — the gateway's checks (:func:`~emulator.wire.gateway.admit`)
    and the action's handler from the registry; the reply.
+
+When no scenario could act on a request (no ``X-Emulator-Scenario``, none active for it), an
+image action's TC3 JSON POST skips the decision: :func:`_answer_repeatable` runs the gateway's
+checks, then answers a repeat from the reply cache (:mod:`~emulator.serve.replycache`) or the
+action, keeping its success for the next repeat.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from emulator.scenarios.store import ScenarioStore, unknown_reasons
 from emulator.serve import accesslog, admin, heap, results, transport
 from emulator.serve.admission import in_flight_budget, reserved
 from emulator.serve.edge import EmulatorRunner
+from emulator.serve.generation import bump_generation
 from emulator.serve.hangup import cancelled_on_hangup
 from emulator.serve.journal import OK, Coverage, Journal
 from emulator.serve.keys import (
@@ -54,6 +60,7 @@ from emulator.serve.keys import (
     GALLERY,
     JOURNAL,
     RATES,
+    REPLIES,
     RESULT_FILES,
     SCENARIOS,
     SERVICES,
@@ -62,6 +69,7 @@ from emulator.serve.keys import (
     TASKS,
 )
 from emulator.serve.replies import failure, new_request_id, success
+from emulator.serve.replycache import ReplyCache, Reuse, candidate, header_facts, key_of, reusable
 from emulator.serve.sharing import RedisSharing, Sharing
 from emulator.serve.trace import Trace
 from emulator.settings import Settings
@@ -70,11 +78,12 @@ from emulator.state.rates import RateWindows
 from emulator.state.redis_link import is_unavailable, shown_url
 from emulator.state.tasks import MemoryTasks, Task
 from emulator.wire.credentials import Credentials
-from emulator.wire.gateway import admit
+from emulator.wire.gateway import Call, admit
 from emulator.wire.params import language_of
 from emulator.wire.request import (
     RawRequest,
     body_limit,
+    body_sha256,
     check_query,
     drain,
     media_type,
@@ -100,7 +109,8 @@ LINGERING_TIME = 1.0
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> web.Application:
     """The emulator as an aiohttp application (configuration is read by the caller)."""
     settings = settings or Settings()
-    app = web.Application(client_max_size=1024**2, middlewares=[_unrouted_to_api])
+    app = web.Application(client_max_size=1024**2,
+                          middlewares=[_unrouted_to_api, _admin_mutations_bump])
     app[SETTINGS] = settings
     app[CLOCK] = clock or Clock()
     app[CREDENTIALS] = Credentials.load(settings.credentials_path)
@@ -111,6 +121,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app[JOURNAL] = Journal(settings.journal_size)
     app[COVERAGE] = Coverage(now, {name: action.codes for name, action in ACTIONS.items()})
     app[BUDGET] = in_flight_budget(settings.max_inflight_bytes)
+    app[REPLIES] = ReplyCache(settings.cache_size)
     start = load_paths(settings.scenarios, now)
     if settings.state == "memory":
         app[SCENARIOS] = ScenarioStore(start, now)
@@ -120,6 +131,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app[SHARING] = Sharing(app[JOURNAL], app[COVERAGE])
     else:
         _shared_stores(app, start, now)
+    app[SHARING].on_reload = app[REPLIES].bump  # another process changed the definitions
     app.cleanup_ctx.append(_sharing)
     app.cleanup_ctx.append(_services)
     admin.add_routes(app)
@@ -225,6 +237,19 @@ async def _unrouted_to_api(request: web.Request,
     return response
 
 
+@web.middleware
+async def _admin_mutations_bump(request: web.Request,
+                                handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                                ) -> web.StreamResponse:
+    """Every admin request but a read (accounts, scenarios, clock, reset...) may change the
+    answers: a new state generation (:mod:`~emulator.serve.generation`), once it is done."""
+    try:
+        return await handler(request)
+    finally:
+        if request.method not in ("GET", "HEAD") and request.path.startswith(admin.PREFIX + "/"):
+            bump_generation(request.app)
+
+
 async def api(request: web.Request) -> web.StreamResponse:
     """Every non-admin request: recorded, exposed to scenarios, answered with the envelope."""
     app = request.app
@@ -276,6 +301,14 @@ async def _handle(request: web.Request, raw: RawRequest, language: Language,
     app = request.app
     header = raw.headers.get(SCENARIO_HEADER)
     await app[SHARING].sync()
+    if header is None and app[REPLIES].enabled and candidate(raw):
+        trace.facts = header_facts(raw)  # enough to find the request's namespace
+        trace.scope = trace.facts.secret_id
+        if not app[CREDENTIALS].is_namespace(trace.scope):
+            trace.scope = None
+        if _scenario_free(app, trace.scope):
+            response, trace.code = await _answer_repeatable(request, raw, language, trace)
+            return response
     trace.facts = await _facts(app, raw, False)
     claimed = trace.facts.secret_id  # the request's own namespace, when it names an account
     trace.scope = claimed if app[CREDENTIALS].is_namespace(claimed) else None
@@ -322,6 +355,43 @@ async def _answer(app: web.Application, raw: RawRequest, language: Language,
     return success(outcome.fragment, trace.request_id), OK
 
 
+def _scenario_free(app: web.Application, scope: str | None) -> bool:
+    """Whether no scenario is active for a request without ``X-Emulator-Scenario`` (in the
+    global namespace, nor in ``scope``'s): none could act on it."""
+    return app[SCENARIOS].quiet(scope)
+
+
+async def _answer_repeatable(request: web.Request, raw: RawRequest, language: Language,
+                             trace: Trace) -> tuple[web.Response, str]:
+    """:func:`_answer` for a reusable candidate no scenario acts on: the gateway's checks on
+    every request, then a kept reply for a repeat, else the action (its success kept)."""
+    app = request.app
+    replies = app[REPLIES]
+    head = trace.facts
+    try:
+        await offload.run(app[SERVICES].prep, len(raw.body), body_sha256, raw)
+        call = await _admitted(app, raw, trace.scope, 0)  # the body is hashed: small work left
+        key = key_of(call, raw, language, replies.generation)
+        kept = replies.get(key)
+        if kept is not None:
+            trace.facts, outcome = kept.facts(head), kept.outcome
+        else:
+            trace.facts = await _facts(app, raw, False)
+            async with cancelled_on_hangup(request):
+                outcome = await ACTIONS[call.action].handler(app[SERVICES], call, raw,
+                                                             Directives())
+            if reusable(call, raw, outcome):
+                replies.put(key, Reuse(outcome, trace.facts.options, trace.facts.url))
+    except ApiError as error:
+        if trace.facts is head:  # the journal's facts as an uncached failure's
+            trace.facts = await _facts(app, raw, False)
+        trace.failed(error)
+        return failure(error, language, trace.request_id), error.code
+    trace.picture = outcome.picture
+    app[GALLERY].keep(trace.request_id, outcome)  # references only: the dashboard's pictures
+    return success(outcome.fragment, trace.request_id), OK
+
+
 async def _facts(app: web.Application, raw: RawRequest, with_image: bool) -> Facts:
     return await offload.run(app[SERVICES].prep, len(raw.body), gather, raw, with_image)
 
@@ -345,10 +415,18 @@ async def _read(request: web.Request) -> RawRequest:
 
 async def _dispatch(app: web.Application, raw: RawRequest, directives: Directives,
                     scope: str | None) -> Outcome:
+    call = await _admitted(app, raw, scope, len(raw.body))
+    return await ACTIONS[call.action].handler(app[SERVICES], call, raw, directives)
+
+
+async def _admitted(app: web.Application, raw: RawRequest, scope: str | None,
+                    size: int) -> Call:
+    """The gateway's checks (off the event loop when ``size``, the bytes they work on, is
+    large), then the action's rate limit."""
     if raw.path != "/":
         raise ApiError("UnsupportedOperation",
                        reason=f"the path `{raw.path[:100]}` is not served; API 3.0 calls go to `/`")
-    call = await offload.run(app[SERVICES].prep, len(raw.body), admit, raw,
+    call = await offload.run(app[SERVICES].prep, size, admit, raw,
                              credentials=app[CREDENTIALS], regions=REGIONS,
                              now=app[CLOCK].now(scope), ttl=app[SETTINGS].signature_ttl)
     action = ACTIONS[call.action]
@@ -356,7 +434,7 @@ async def _dispatch(app: web.Application, raw: RawRequest, directives: Directive
             call.account.secret_id, call.action, action.rate, app[CLOCK].now(scope)):
         raise ApiError("RequestLimitExceeded",
                        explain=f"over {action.rate} requests per second for {call.action}")
-    return await action.handler(app[SERVICES], call, raw, directives)
+    return call
 
 
 def make_runner(app: web.Application) -> web.AppRunner:

@@ -10,6 +10,7 @@ from emulator.scenarios.store import ScenarioStore
 from emulator.serve.budget import ByteBudget
 from emulator.serve.gallery import Gallery
 from emulator.serve.journal import Coverage, Journal
+from emulator.serve.replycache import ReplyCache
 from emulator.serve.sharing import Sharing
 from emulator.settings import Settings
 from emulator.state.files import ResultFiles
@@ -30,3 +31,4 @@ TASKS = web.AppKey("tasks", TaskStore)
 RATES = web.AppKey("rates", Rates)
 SHARING = web.AppKey("sharing", Sharing)  # what processes share: nothing, or Redis
 GALLERY = web.AppKey("gallery", Gallery)  # pictures of recent requests, for the dashboard
+REPLIES = web.AppKey("replies", ReplyCache)  # whole replies to repeated requests

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,9 @@ class Sharing:
         self._coverage = coverage
         self._failures = 0
         self._logged = 0.0
+        #: called when definitions another process changed were loaded (replies kept for the
+        #: old ones must go: :mod:`emulator.serve.replycache`)
+        self.on_reload: Callable[[], None] | None = None
 
     @property
     def generation(self) -> int:
@@ -212,6 +216,8 @@ class RedisSharing(Sharing):
         self._parsed = parsed
         self.store.mirror(mirror)
         self._generation = generation
+        if self.on_reload is not None:
+            self.on_reload()
 
     def _scenarios(self, docs: dict[bytes, bytes], parsed: dict[str, Scenario]) -> list[Scenario]:
         found = []

@@ -21,9 +21,9 @@ import base64
 import hashlib
 import hmac
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from emulator.errors import ApiError
 
@@ -51,7 +51,7 @@ def _utf8(text: str) -> bytes:
 
 
 def _hmac256(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, _utf8(msg), hashlib.sha256).digest()
+    return hmac.digest(key, _utf8(msg), "sha256")  # one call into OpenSSL
 
 
 def tc3_signing_key(secret_key: str, date: str, service: str) -> bytes:
@@ -77,7 +77,7 @@ def tc3_string_to_sign(timestamp: str, date: str, service: str, canonical_reques
 def tc3_signature(secret_key: str, date: str, service: str, string_to_sign: str) -> str:
     """Lower-case hex signature of ``string_to_sign``."""
     key = tc3_signing_key(secret_key, date, service)
-    return hmac.new(key, _utf8(string_to_sign), hashlib.sha256).hexdigest()
+    return hmac.digest(key, _utf8(string_to_sign), "sha256").hex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +111,10 @@ def parse_tc3_authorization(value: str) -> Tc3Authorization:
 
 
 def utc_date(timestamp: int) -> str:
-    """The UTC calendar date (yyyy-mm-dd) of a UNIX timestamp."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+    """The UTC calendar date (yyyy-mm-dd) of a UNIX timestamp (``gmtime``: no time-zone
+    lookup, which ``strftime`` makes on every call)."""
+    day = time.gmtime(timestamp)
+    return f"{day.tm_year:04d}-{day.tm_mon:02d}-{day.tm_mday:02d}"
 
 
 def host_variants(host: str) -> list[str]:
@@ -140,12 +142,13 @@ def acceptable_services(host: str) -> set[str]:
     return {SERVICE, bare.split(".")[0], _strip_port(bare).split(".")[0]}
 
 
-def tc3_payload_hash(headers: Mapping[str, str], body: bytes) -> str:
-    """The hashed payload: of ``body``, or of the literal string when the client sent
-    ``X-TC-Content-SHA256: UNSIGNED-PAYLOAD``."""
+def tc3_payload_hash(headers: Mapping[str, str], body: bytes,
+                     body_sha256: str | None = None) -> str:
+    """The hashed payload: of ``body`` (``body_sha256`` when the caller hashed it already), or
+    of the literal string when the client sent ``X-TC-Content-SHA256: UNSIGNED-PAYLOAD``."""
     if headers.get("x-tc-content-sha256", "").strip() == UNSIGNED_PAYLOAD:
         return sha256_hex(UNSIGNED_PAYLOAD.encode())
-    return sha256_hex(body)
+    return body_sha256 if body_sha256 is not None else sha256_hex(body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,10 +164,11 @@ class Tc3Candidate:
 
 def tc3_candidates(*, auth: Tc3Authorization, method: str, query: str,
                    headers: Mapping[str, str], body: bytes,
-                   timestamp: str) -> list[Tc3Candidate]:
+                   timestamp: str, body_sha256: str | None = None) -> list[Tc3Candidate]:
     """The canonical request and string to sign for every spelling of
-    :func:`host_variants`; a signed header the request lacks is signed with an empty value."""
-    payload_hash = tc3_payload_hash(headers, body)
+    :func:`host_variants`; a signed header the request lacks is signed with an empty value.
+    ``body_sha256``: the body's hash, when the caller has it already (hashed once)."""
+    payload_hash = tc3_payload_hash(headers, body, body_sha256)
     candidates = []
     for host in host_variants(headers.get("host", "")):
         pairs = tuple((name, host if name == "host" else headers.get(name, ""))
@@ -182,7 +186,7 @@ def tc3_matches(candidates: Iterable[Tc3Candidate], *, auth: Tc3Authorization,
     key = tc3_signing_key(secret_key, auth.date, auth.service)
     ok = False
     for candidate in candidates:
-        expected = hmac.new(key, _utf8(candidate.string_to_sign), hashlib.sha256).hexdigest()
+        expected = hmac.digest(key, _utf8(candidate.string_to_sign), "sha256").hex()
         ok |= hmac.compare_digest(expected, auth.signature)
     return ok
 

@@ -33,7 +33,7 @@ from emulator.wire.params import (
     require,
     signature_method,
 )
-from emulator.wire.request import RawRequest
+from emulator.wire.request import BODY_SHA256, RawRequest, body_sha256
 
 SERVICE = "bda"
 VERSION = "2020-03-24"
@@ -161,7 +161,8 @@ class _Signed:
         if tc3 is not None:
             self.tc3_candidates = auth.tc3_candidates(
                 auth=tc3, method=raw.method, query=self.query, headers=raw.headers,
-                body=raw.body, timestamp=common.timestamp or "")
+                body=raw.body, timestamp=common.timestamp or "",
+                body_sha256=body_sha256(raw) if raw.has_view(BODY_SHA256) else None)
         else:
             self.v1_candidates = auth.v1_candidates(raw.method, raw.host, common.v1_pairs)
 

@@ -9,6 +9,7 @@ connection early shows up in the SDKs as a network error instead of ``RequestSiz
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -68,10 +69,28 @@ class RawRequest:
             raise value.error
         return value  # type: ignore[return-value]
 
+    def has_view(self, name: str) -> bool:
+        """Whether ``name`` was computed already."""
+        return name in self._views
+
 
 @dataclass(frozen=True, slots=True)
 class _Failed:
     error: ApiError
+
+
+def body_sha256(raw: RawRequest) -> str:
+    """The lower-case hex sha256 of the body, computed once: the TC3 payload hash, and the
+    reply cache's key (:mod:`emulator.serve.replycache`)."""
+    return raw.view(BODY_SHA256, _body_sha256)
+
+
+#: The view :func:`body_sha256` keeps.
+BODY_SHA256 = "body_sha256"
+
+
+def _body_sha256(raw: RawRequest) -> str:
+    return hashlib.sha256(raw.body).hexdigest()
 
 
 def media_type(headers: Mapping[str, str]) -> str:
