@@ -54,7 +54,9 @@ docs: $(VENV)/.test-installed
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
 
-## make bench: load and compute benchmark (about 1.5 min on 2 cores); writes benchmarks/results.md;
+## make bench: load and compute benchmark (about 2.5 min on 2 cores), with the shared-state cells
+## (memory, Redis, 2 processes on Redis: a redis-server it starts itself; skipped without one);
+## writes benchmarks/results.md;
 ## then the hostile-client benchmark (about 1 min; benchmarks/hostile-results.md) and the per-action
 ## cost (about 15 s; benchmarks/actions-results.md) and the video pipeline (about 1 min;
 ## benchmarks/video-results.md)

@@ -19,7 +19,11 @@ What it measures, in one sitting on 127.0.0.1 (every number is printed, none is 
 * memory — the emulator's RSS after 10,000 cached 640x457 requests at concurrency 64 (the
   emulator is one process: its image workers are threads, so this is the whole server), the
   time and RSS change to refuse decompression bombs (a PNG whose IHDR declares 100000x100000,
-  a JPEG whose SOF declares 60000x60000) and a 100 MB POST.
+  a JPEG whose SOF declares 60000x60000) and a 100 MB POST;
+* shared state (:mod:`.bench_state`) — cached and uncached 640x457 at c=16 and 64 (and c=1
+  for one process) with the in-memory store, the Redis store (a ``redis-server`` this script
+  starts and stops) and ``--processes 2`` on Redis, beside the busy cores of the server's
+  processes, the load process and redis-server, and the cost of the Redis store per request.
 
 Load comes from a separate process (an aiohttp client, bodies built and hashed before the timer);
 each cell is bounded by a request count and a time cap. Uncached inputs differ by a JPEG comment
@@ -49,6 +53,14 @@ from .bench_load import (
     start_load,
 )
 from .bench_report import SCALING, Results, Row, Soak, cell_row, processes, render, threads
+from .bench_state import (
+    CONFIGS,
+    StatePlan,
+    clear_state_env,
+    parse_configs,
+    render_state,
+    run_state,
+)
 from .harness import NPROC, ROOT, Conditions, LoadProcess, Server, emulator_argv, rss_mb
 from .inputs import BIG, OPTIONS, REF, SIZES, Size, head_box, label, make_photo
 from .report import percentile, preamble
@@ -76,6 +88,7 @@ class Plan:
     rss_requests: int = RSS_REQUESTS
     rss_duration: float = 60.0
     bomb_requests: int = BOMB_REQUESTS
+    state: StatePlan | None = None  # the shared-state cells; None: not measured
 
     @property
     def workers(self) -> int:
@@ -198,12 +211,39 @@ def run(plan: Plan) -> Results:
         with Server(emulator_argv(None, plan.threads), "bda-emulator") as server:
             load_cells(load, server, "emulator", SIZES, False, plan, res, default)
         memory_cells(load, images[REF], plan, res)
+        if plan.state is not None:
+            res.state = run_state(load, plan.state)
     finally:
         load.close()
     order = {"compute floor": 0, "transport limit": 1, "emulator": 2, SCALING: 3}
     res.rows.sort(key=lambda r: (order[r.scenario], SIZES.index(r.size), r.cached,
                                  r.concurrency, r.workers))
     return res
+
+
+def run_state_only(plan: Plan) -> Results:
+    """Only the shared-state cells (``--state-only``)."""
+    res = Results(workers=plan.workers)
+    if plan.state is not None:
+        load = start_load({REF: make_photo(REF, SIZES.index(REF) + 1)})  # run()'s picture
+        try:
+            res.state = run_state(load, plan.state)
+        finally:
+            load.close()
+    return res
+
+
+def state_plan(args: argparse.Namespace) -> StatePlan | None:
+    """The bounds of the shared-state cells: cached cells get as many requests as the other
+    cached cells (``--fast-requests``: 300 would last a fraction of a second)."""
+    if not args.state_configs:
+        return None
+    requests = args.requests or (6 if args.quick else 300)
+    return StatePlan(requests=requests,
+                     cached_requests=args.fast_requests or (6 if args.quick else FAST_REQUESTS),
+                     duration=args.duration or (1.0 if args.quick else 8.0),
+                     threads=args.workers, configs=args.state_configs,
+                     redis_server=args.redis_server)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -224,6 +264,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rss-requests", type=int, default=None,
                         help=f"cached requests before the RSS reading (default {RSS_REQUESTS}; "
                              "--quick 1000)")
+    parser.add_argument("--state-configs", type=parse_configs,
+                        default=CONFIGS, metavar="NAMES",
+                        help="shared-state cells to measure, comma-separated (default "
+                             f"{','.join(c.name for c in CONFIGS)}; empty: none)")
+    parser.add_argument("--state-only", action="store_true",
+                        help="measure only the shared-state cells (a smoke run of them)")
+    parser.add_argument("--redis-server", metavar="PATH", default=None,
+                        help="redis-server executable (default: on PATH, else "
+                             "/usr/bin/redis-server; absent: the Redis cells are skipped)")
     parser.add_argument("--serve-transport", nargs=2, metavar=("PORT", "REPLY"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--transport-processes", type=int, default=1, help=argparse.SUPPRESS)
@@ -238,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         args.transport_processes)
         return 0
     quick = args.quick
+    clear_state_env()
     plan = Plan(requests=args.requests or (6 if quick else 300),
                 fast_requests=args.fast_requests or (6 if quick else FAST_REQUESTS),
                 duration=args.duration or (1.0 if quick else 8.0),
@@ -245,11 +295,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 loop_requests=32 if quick else 64, threads=args.workers,
                 rss_requests=args.rss_requests or (1000 if quick else RSS_REQUESTS),
                 rss_duration=10.0 if quick else 60.0,
-                bomb_requests=3 if quick else BOMB_REQUESTS)
+                bomb_requests=3 if quick else BOMB_REQUESTS, state=state_plan(args))
     conditions = Conditions()
-    res = run(plan)
-    conditions.stop()
-    report = render(res)
+    if args.state_only:
+        res = run_state_only(plan)
+        report = "\n".join(render_state(res.state)) if res.state else "(no state cells)"
+        conditions.stop()
+    else:
+        res = run(plan)
+        conditions.stop()
+        res.others = conditions.others
+        report = render(res)
     print(report)
     header = [
         *preamble("bda-emulator benchmark"),

@@ -21,6 +21,7 @@ from emulator.testing import tc3_headers
 
 from .harness import (
     HEALTH,
+    CpuMeter,
     LoadProcess,
     Server,
     cpu_seconds,
@@ -45,6 +46,9 @@ class CellSpec:
     requests: int
     duration: float
     warmup: int = 2
+    #: warm-up requests sent ``concurrency`` at a time (over all the connections: every
+    #: process of a multi-process server gets some) instead of one after another
+    warmup_concurrent: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,10 @@ async def run_cell(spec: CellSpec, jpeg: bytes, serial: Iterator[int],
     host = f"127.0.0.1:{spec.port}"
     async with open_session(spec.concurrency, CLIENT_TIMEOUT) as session:
         await open_connections(session, host, spec.concurrency)
-        for index in range(spec.warmup):
-            await _post(session, host, *bodies[index % len(bodies)])
+        step = spec.concurrency if spec.warmup_concurrent else 1
+        for first in range(0, spec.warmup, step):
+            await asyncio.gather(*(_post(session, host, *bodies[index % len(bodies)])
+                                   for index in range(first, min(first + step, spec.warmup))))
         latencies: list[float] = []
         spans: list[tuple[float, float]] = []
         errors: list[str] = []
@@ -222,13 +228,14 @@ def start_load(images: dict[Size, bytes]) -> LoadProcess:
 
 
 def run_cell_sampled(load: LoadProcess, spec: CellSpec, server: Server,
-                     poll_health: bool = False) -> tuple[CellResult, float, tuple[float, float],
-                                                         list[float]]:
+                     poll_health: bool = False, meter: CpuMeter | None = None,
+                     ) -> tuple[CellResult, float, tuple[float, float], list[float]]:
     """(result, max RSS MB, (server, load process) CPU seconds, health latencies in ms).
 
     With ``poll_health``, ``/_emulator/health`` is polled every ~10 ms during the timed
     phase; only polls sent and answered while ``spec.concurrency`` requests were in flight
-    are returned.
+    are returned. ``meter`` (any process trees: per process) is started and stopped with the
+    timed phase.
     """
     load.send(spec)
     rss = rss_mb(server.pid)
@@ -245,6 +252,8 @@ def run_cell_sampled(load: LoadProcess, spec: CellSpec, server: Server,
                 if kind == "started":
                     started = payload
                     cpu0 = cpu_seconds(server.pid), cpu_seconds(load.pid)
+                    if meter is not None:
+                        meter.start()
                     continue
                 result: CellResult = payload
                 break
@@ -259,6 +268,8 @@ def run_cell_sampled(load: LoadProcess, spec: CellSpec, server: Server,
                 polls.append((begin, (time.monotonic() - begin) * 1000))
     finally:
         poller.close()
+    if meter is not None:
+        meter.stop()
     cpu = cpu_seconds(server.pid) - cpu0[0], cpu_seconds(load.pid) - cpu0[1]
     rss = max(rss, rss_mb(server.pid))
     full = spec.concurrency

@@ -59,14 +59,73 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state is [0]); [] if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def cpu_by_process(pid: int) -> dict[tuple[int, int], float]:
+    """User + system CPU seconds of ``pid`` and each descendant (all its threads: the
+    process's /proc/<pid>/stat sums them), keyed by (pid, start time) so that a reused pid
+    is a different process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for each in _descendants(pid):
+        if fields := _stat(each):
+            found[each, int(fields[19])] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of ``pid`` and its descendants, seconds."""
-    ticks = 0
-    for each in _descendants(pid):
+    return sum(cpu_by_process(pid).values())
+
+
+class CpuMeter:
+    """CPU seconds of process trees (a root pid and its descendants) between :meth:`start`
+    and :meth:`stop`, per process: a process born meanwhile counts from zero, one that
+    ended meanwhile is lost (the servers keep theirs for their whole life); and the busy
+    CPU seconds of the whole machine (:func:`busy_seconds`) over the same span."""
+
+    def __init__(self, *roots: int) -> None:
+        self.roots = roots
+        self._begin: list[dict[tuple[int, int], float]] = [{} for _ in roots]
+        self._end: list[dict[tuple[int, int], float]] = [{} for _ in roots]
+        self.machine = 0.0
+
+    def start(self) -> None:
+        self._begin = [cpu_by_process(root) for root in self.roots]
+        self.machine = -busy_seconds()
+
+    def stop(self) -> None:
+        self.machine += busy_seconds()
+        self._end = [cpu_by_process(root) for root in self.roots]
+
+    def split(self, index: int) -> list[float]:
+        """CPU seconds of each process of tree ``index``, largest first."""
+        begin, end = self._begin[index], self._end[index]
+        return sorted((end[key] - begin.get(key, 0.0) for key in end), reverse=True)
+
+    def seconds(self, index: int) -> float:
+        """CPU seconds of tree ``index``."""
+        return sum(self.split(index))
+
+
+def listening_sockets(port: int) -> int:
+    """How many TCP sockets listen on ``port`` (/proc/net/tcp and tcp6): one per process
+    of a server whose processes each bind the port with ``SO_REUSEPORT``."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if (len(fields) > 9 and fields[3] == "0A"
+                        and int(fields[1].rpartition(":")[2], 16) == port):
+                    inodes.add(fields[9])
+    return len(inodes)
 
 
 def busy_seconds() -> float:
@@ -135,18 +194,21 @@ class Server:
     """A server subprocess on a free port: spawned, awaited healthy, stopped with SIGTERM.
 
     Polls health every 5 ms (not :func:`emulator.testing.wait_healthy`, which sleeps 50 ms
-    between refused connections): ``start_seconds`` is a measurement.
+    between refused connections): ``start_seconds`` is a measurement. ``listeners``: a server
+    of that many processes is ready when as many sockets listen on its port (each process
+    binds it with ``SO_REUSEPORT``; the kernel spreads only over the sockets listening when a
+    connection arrives). Processes it started are stopped with it.
     """
 
     def __init__(self, argv: Callable[[int], list[str]], name: str,
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, listeners: int = 1) -> None:
         self.port = free_port()
         self.name = name
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         spawned = time.perf_counter()
         self.proc = subprocess.Popen(argv(self.port), stdout=subprocess.DEVNULL,
                                      stderr=self._log, cwd=cwd)
-        while not health_ok(self.port):
+        while not (health_ok(self.port) and listening_sockets(self.port) >= listeners):
             if self.proc.poll() is not None or time.perf_counter() - spawned > START_TIMEOUT:
                 text = self.log_text()
                 self.stop()
@@ -163,6 +225,7 @@ class Server:
         return self._log.read().decode(errors="replace")[-2000:]
 
     def stop(self) -> None:
+        children = [key for key in cpu_by_process(self.pid) if key[0] != self.pid]
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -170,6 +233,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        _reap(children)
         self._log.close()
 
     def __enter__(self) -> Server:
@@ -178,6 +242,22 @@ class Server:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _reap(processes: Sequence[tuple[int, int]], timeout: float = 5.0) -> None:
+    """Wait for the (pid, start time) processes to end; SIGKILL the ones still running
+    after ``timeout`` (a server's own processes, left behind by a parent that ended)."""
+    deadline = time.monotonic() + timeout
+    alive = list(processes)
+    while alive:
+        alive = [(pid, began) for pid, began in alive
+                 if (fields := _stat(pid)) and int(fields[19]) == began and fields[0] != "Z"]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for pid, _ in alive:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def emulator_argv(cache_size: int | None = None, threads: int | None = None,
