@@ -17,7 +17,6 @@ import concurrent.futures
 import contextlib
 import functools
 import hashlib
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from emulator.errors import ApiError
 from emulator.imaging import images
 from emulator.imaging.rendering import segment
+from emulator.lru import SizedLru
 from emulator.wire.envelope import fields_fragment
 
 CacheKey = tuple[str, tuple[str, ...]]
@@ -54,41 +54,13 @@ class Picture:
     height: int | None
 
 
-class ResultCache:
+class ResultCache(SizedLru[CacheKey, Reply]):
     """LRU over finished replies; ``max_entries == 0`` disables caching."""
 
     def __init__(self, max_entries: int, max_bytes: int = 256 * 1024 * 1024) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[CacheKey, Reply] = OrderedDict()
-        self._bytes = 0
+        super().__init__(max_entries, max_bytes)
         #: replies being computed: a second identical request waits for the first
         self.inflight: dict[CacheKey, Computation] = {}
-
-    def get(self, key: CacheKey) -> Reply | None:
-        reply = self._entries.get(key)
-        if reply is not None:
-            self._entries.move_to_end(key)
-        return reply
-
-    def put(self, key: CacheKey, reply: Reply) -> None:
-        if self.max_entries == 0 or reply.size > self.max_bytes:
-            return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= old.size
-        self._entries[key] = reply
-        self._bytes += reply.size
-        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self._bytes -= evicted.size
-
-    def clear(self) -> None:
-        self._entries.clear()
-        self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def picture(data: bytes) -> Picture:

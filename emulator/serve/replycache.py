@@ -30,13 +30,13 @@ is not kept. Bounded by entry count (``--cache-size``; 0 disables it) and by byt
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from emulator.actions import segment_customized_portrait_pic, segment_portrait_pic
 from emulator.actions.services import Outcome
 from emulator.errors import Language
+from emulator.lru import SizedLru
 from emulator.scenarios.facts import Facts, gather
 from emulator.wire.gateway import Call
 from emulator.wire.params import JSON, json_body
@@ -72,16 +72,13 @@ class Reuse:
         return dataclasses.replace(head, options=self.options, url=self.url)
 
 
-class ReplyCache:
+class ReplyCache(SizedLru[ReplyKey, Reuse]):
     """LRU of :class:`Reuse` by :data:`ReplyKey`, and the state generation its keys carry."""
 
     def __init__(self, max_entries: int, max_bytes: int = MAX_BYTES) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
+        super().__init__(max_entries, max_bytes)
         self.generation = 0
         self.hits = 0  # repeats answered from the cache
-        self._entries: OrderedDict[ReplyKey, Reuse] = OrderedDict()
-        self._bytes = 0
 
     @property
     def enabled(self) -> bool:
@@ -90,31 +87,18 @@ class ReplyCache:
     def bump(self) -> None:
         """The answers may have changed: a new generation, nothing kept."""
         self.generation += 1
-        self._entries.clear()
-        self._bytes = 0
+        self.clear()
 
     def get(self, key: ReplyKey) -> Reuse | None:
-        found = self._entries.get(key)
+        found = super().get(key)
         if found is not None:
-            self._entries.move_to_end(key)
             self.hits += 1
         return found
 
     def put(self, key: ReplyKey, reuse: Reuse) -> None:
         """Keep ``reuse`` unless caching is off, it is too large, or its generation is past."""
-        if not self.enabled or key[0] != self.generation or reuse.size > self.max_bytes:
-            return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= old.size
-        self._entries[key] = reuse
-        self._bytes += reuse.size
-        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self._bytes -= evicted.size
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        if key[0] == self.generation:
+            super().put(key, reuse)
 
 
 def candidate(raw: RawRequest) -> bool:
