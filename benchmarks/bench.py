@@ -64,7 +64,7 @@ from .bench_state import (
 from .harness import NPROC, ROOT, Conditions, LoadProcess, Server, emulator_argv, rss_mb
 from .inputs import BIG, OPTIONS, REF, SIZES, Size, head_box, label, make_photo
 from .report import percentile, preamble
-from .yardsticks import fetch_reply, measure_floor, serve_transport
+from .yardsticks import fetch_reply, measure_floor, measure_pipeline, serve_transport
 
 LEVELS = (1, 16, 64)
 RSS_REQUESTS = 10_000  # cached requests before the "RSS after" reading
@@ -200,6 +200,8 @@ def run(plan: Plan) -> Results:
             for size in SIZES:  # the floor just before its size's cells: same conditions
                 times = measure_floor(images[size], head_box(size), plan.floor_runs)
                 res.floor[size] = statistics.median(times)
+                res.pipeline[size] = statistics.median(measure_pipeline(
+                    images[size], [k for k, v in OPTIONS.items() if v], plan.floor_runs))
                 res.rows.append(Row("compute floor", size, 1, "no", "–", 1000 / res.floor[size],
                                     res.floor[size], percentile(times, 0.99), 0, None))
                 load_cells(load, server, "emulator", [size], True, plan, res, default)

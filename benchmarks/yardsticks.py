@@ -68,6 +68,22 @@ def measure_floor(jpeg: bytes, head: Box, runs: int, warmup: int = 5) -> list[fl
     return times
 
 
+def measure_pipeline(jpeg: bytes, options: list[str], runs: int, warmup: int = 5) -> list[float]:
+    """Milliseconds of ``runs`` calls of the emulator's own image work for one request
+    (:func:`emulator.actions.results.compute_reply`: the region rules, the cut-out, the mask,
+    the serialised fields) — what the server adds around it is request handling."""
+    from emulator.actions.results import compute_reply
+
+    for _ in range(warmup):
+        compute_reply(jpeg, options, 5)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        compute_reply(jpeg, options, 5)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
 # --- transport limit ----------------------------------------------------------------------------
 
 async def _transport(port: int, reply: bytes, ready: Callable[[], object] | None) -> None:
