@@ -241,3 +241,25 @@ def test_definitions_made_in_one_process_reach_the_other(url: str) -> None:
         await other.close()
 
     run(check())
+
+
+def test_a_redis_that_lost_its_data_gets_the_start_state_again(url: str) -> None:
+    """Redis restarted without persistence: the next sync writes the start state (the start
+    scenarios, fresh) instead of serving an empty or stale one."""
+    async def check() -> None:
+        prefix = "t" + secrets.token_hex(6)
+        sharing, _, credentials, clock = _process(url, prefix)
+        start = parse({"name": "boot", "rules": [{"effect": "pass"}]}, "boot.json")
+        store = ScenarioStore([start], 0.0, counters=RedisCounters(sharing.link))
+        await sharing.start(store, credentials, clock)
+        store.put(parse({"name": "later", "rules": [{"effect": "pass"}]}, "t"))
+        await sharing.scenarios_changed(None)
+        first_uid = store.active["boot"].uid
+        await sharing.link.drop("*")  # what a restart without persistence leaves
+        await sharing.sync()
+        assert list(store.active) == ["boot"] and store.active["boot"].uid != first_uid
+        assert await sharing.link.client.get(sharing.link.key("init")) is not None
+        await sharing.link.drop("*")
+        await sharing.close()
+
+    run(check())

@@ -22,6 +22,7 @@ request after Redis is back succeeds.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -71,11 +72,6 @@ class Sharing:
         #: old ones must go: :mod:`emulator.serve.replycache`)
         self.on_reload: Callable[[], None] | None = None
 
-    @property
-    def generation(self) -> int:
-        """Moves whenever definitions change in another process (never, here)."""
-        return 0
-
     async def start(self, store: ScenarioStore, credentials: Credentials, clock: Clock) -> None:
         """Nothing to connect to: only the stores to keep."""
         self.store, self.credentials, self.clock = store, credentials, clock
@@ -115,11 +111,14 @@ class Sharing:
         """The start state was restored here (of every namespace, or ``account``'s)."""
         await self.store.flush()
 
-    async def account_saved(self, account: Account) -> None: ...
+    async def account_saved(self, account: Account) -> None:
+        """An account was created here (nobody else to tell)."""
 
-    async def account_deleted(self, secret_id: str) -> None: ...
+    async def account_deleted(self, secret_id: str) -> None:
+        """An account created at run time was deleted here."""
 
-    async def clock_changed(self, account: str | None) -> None: ...
+    async def clock_changed(self, account: str | None) -> None:
+        """The clock (or ``account``'s) was set, shifted or reset here."""
 
     # -- failures --------------------------------------------------------------------------------
 
@@ -157,11 +156,8 @@ class RedisSharing(Sharing):
         self.records = records
         self.files = files
         self._generation = -1
+        self._reloading = asyncio.Lock()
         self._parsed: dict[str, Scenario] = {}  # uid -> the scenario built from its document
-
-    @property
-    def generation(self) -> int:
-        return self._generation
 
     async def start(self, store: ScenarioStore, credentials: Credentials, clock: Clock) -> None:
         """Reach Redis (or fail with a message naming it), take the shared Url secret, and
@@ -173,10 +169,7 @@ class RedisSharing(Sharing):
         try:
             await self.link.ping()
             self.files.use_secret(await shared_secret(self.link))
-            if await self.link.client.set(self.link.key("init"), "1", nx=True):
-                await self._write_space(None)
-                await self.records.reset_counts(clock.now(), None)
-                await self._bump()
+            await self._initialise(fresh=False)
             await self.sync()
         except Exception as exc:
             raise StateUnreachable(f"--state {shown_url(self.link.url)}: cannot use Redis "
@@ -185,11 +178,31 @@ class RedisSharing(Sharing):
     async def close(self) -> None:
         await self.link.close()
 
+    async def _initialise(self, fresh: bool) -> None:
+        """The first process (of a Redis holding none of this emulator's keys) writes the
+        start state; ``fresh``: this process's copy goes back to it first (Redis lost its
+        data: restarted without persistence)."""
+        if await self.link.client.set(self.link.key("init"), "1", nx=True):
+            if fresh:
+                self.store.reset(self.clock.now())
+            await self._write_space(None)
+            await self.records.reset_counts(self.clock.now(), None)
+            await self._bump()
+
     async def sync(self) -> None:
-        """Reload the definitions when another process changed them (one GET otherwise)."""
-        generation = int(await self.link.client.get(self.link.key("gen")) or 0)
-        if generation == self._generation:
+        """Reload the definitions when another process changed them (one GET otherwise;
+        concurrent requests share one reload)."""
+        raw = await self.link.client.get(self.link.key("gen"))
+        if raw is not None and int(raw) == self._generation:
             return
+        async with self._reloading:
+            if raw is None:  # no keys of ours: Redis lost them (restarted without persistence)
+                await self._initialise(fresh=True)
+            generation = int(await self.link.client.get(self.link.key("gen")) or 0)
+            if generation != self._generation:
+                await self._reload(generation)
+
+    async def _reload(self, generation: int) -> None:
         key, client = self.link.key, self.link.client
         pipe = client.pipeline(transaction=True)
         pipe.hgetall(key("accounts"))
