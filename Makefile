@@ -59,12 +59,14 @@ clean:
 ## writes benchmarks/results.md;
 ## then the hostile-client benchmark (about 1 min; benchmarks/hostile-results.md) and the per-action
 ## cost (about 15 s; benchmarks/actions-results.md) and the video pipeline (about 1 min;
-## benchmarks/video-results.md)
+## benchmarks/video-results.md) and where shared result files live (Redis or a folder, about
+## 10 s; benchmarks/resultfiles-results.md)
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.hostile $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.actions $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.video $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.resultfiles $(BENCH_ARGS)
 
 ## make soak: 10,000 signed requests (successes, natural errors, injected faults) at concurrency 64
 ## against bda-emulator serve, every reply classified, RSS and journal checked; writes

@@ -65,3 +65,16 @@ def test_quick_hostile_benchmark_reports_each_bound(tmp_path: Path) -> None:
 def test_quick_per_action_benchmark_reports_both_image_actions(tmp_path: Path) -> None:
     _, report = _quick("actions", tmp_path / "actions.md")
     assert "| SegmentCustomizedPortraitPic |" in report and "| SegmentPortraitPic |" in report
+
+
+def test_quick_result_files_benchmark_times_redis_and_a_folder(tmp_path: Path) -> None:
+    """Where shared result files live is measured, not assumed: both stores, three sizes."""
+    from benchmarks import resultfiles
+    from tests.realservers import require
+
+    require("redis")
+    out = tmp_path / "files.md"
+    assert resultfiles.main(["--quick", "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines()
+            if line.startswith(("| Redis |", "| folder |"))]
+    assert len(rows) == 6 and all(len(row.split("|")) == 8 for row in rows)
