@@ -3,8 +3,9 @@
 Result files are Redis values (``file:<key>``, a hash of the bytes and the media type), not
 files on a shared folder: the replicas then need nothing but the one Redis, and a 640x457
 cut-out (~100 KB) takes 0.5 / 0.2 ms to store / read (a local folder 0.3 / 0.1 ms: the page
-cache; a 9 MB video ~30 ms against ~2 ms), measured by ``benchmarks/resultfiles.py``. They are bounded in count and bytes like the in-memory store (the oldest
-evicted first), and expire :data:`FILE_SECONDS` after they were stored at the latest.
+cache; a 9 MB video ~30 ms against ~2 ms), measured by ``benchmarks/resultfiles.py``. They are
+bounded in count and bytes like the in-memory store (the oldest evicted first), and expire
+:data:`FILE_SECONDS` after they were stored at the latest.
 Every process signs Urls with one secret, created by the first and read by the others.
 
 Tasks are JSON records (``task:<TaskID>``) listed oldest first in ``tasks`` (a sorted set);
