@@ -115,11 +115,6 @@ class ScenarioStore:
         if dropped:
             await self.counters.forget(dropped)
 
-    @property
-    def start(self) -> list[Scenario]:
-        """The scenarios loaded at start (as read from their files)."""
-        return list(self._start)
-
     def reset(self, now: float, account: str | None = None) -> None:
         """Back to the start: the scenarios loaded at start with fresh counters, no account's
         scenarios (``account``: only that namespace is emptied)."""
@@ -179,19 +174,12 @@ class ScenarioStore:
             space.per_request[name] = scenario
         return scenario
 
-    def keep_named(self, scenario: Scenario, account: str | None = None) -> None:
-        """Hold a per-request scenario another process adopted (a shared store's mirror)."""
-        self._space(account).per_request[scenario.name] = scenario
-
     def mirror(self, spaces: dict[str | None, tuple[list[Scenario], list[Scenario]]]) -> None:
         """Hold what a shared store holds: per namespace, its active and per-request
         scenarios (their counters are the shared store's)."""
         self._spaces = {name: _Space({s.name: s for s in active}, {s.name: s for s in named})
                         for name, (active, named) in spaces.items()}
         self._spaces.setdefault(None, _Space())
-
-    def namespaces(self) -> list[str | None]:
-        return list(self._spaces)
 
     def held(self, account: str | None) -> tuple[list[Scenario], list[Scenario]]:
         """A namespace's active and per-request scenarios."""

@@ -45,6 +45,25 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def _wait_listening(pipes: list[Connection], children: list[Any],
+                    stopping: Callable[[], bool]) -> bool:
+    """Whether every child said it listens within :data:`START_TIMEOUT` (a child that exits
+    first closes its pipe unsaid: the start failed)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    waiting = list(pipes)
+    while waiting and not stopping() and time.monotonic() < deadline:
+        for pipe in list(waiting):
+            if pipe.poll(0.05):
+                try:
+                    pipe.recv()
+                except EOFError:
+                    return False
+                waiting.remove(pipe)
+        if any(child.exitcode is not None for child in children):
+            return False
+    return not waiting and not stopping()
+
+
 def supervise(settings: Settings, run: Callable[[Settings, Connection], Any],
               announce: Callable[[Settings], None]) -> int:
     """Start ``settings.processes`` children running ``run(child_settings, ready_pipe)``;
@@ -76,23 +95,8 @@ def supervise(settings: Settings, run: Callable[[Settings, Connection], Any],
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        waiting = list(pipes)
-        failed_start = False
-        while waiting and not stopping:
-            for pipe in list(waiting):
-                if pipe.poll(0.05):
-                    try:
-                        pipe.recv()  # the child listens
-                    except EOFError:  # it exited without listening
-                        failed_start = True
-                    waiting.remove(pipe)
-            if failed_start or any(c.exitcode is not None for c in children) or \
-                    time.monotonic() > deadline:
-                break
-        if failed_start:
-            waiting.append(pipes[0])  # never announce a start that failed
-        if not waiting and not stopping:
+        started = _wait_listening(pipes, children, lambda: stopping)
+        if started:
             announce(child_settings)
         while not stopping and all(c.exitcode is None for c in children):
             time.sleep(0.1)
@@ -105,7 +109,7 @@ def supervise(settings: Settings, run: Callable[[Settings, Connection], Any],
         failed = [c.exitcode for c in children if c.exitcode not in (0, None, -signal.SIGTERM)]
         if failed:
             return int(failed[0]) if failed[0] and failed[0] > 0 else 1
-        return 0 if not waiting else 1
+        return 0 if started else 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

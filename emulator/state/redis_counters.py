@@ -109,6 +109,3 @@ class RedisRates:
                                     args=[repr(now), repr(self.per_seconds), str(limit),
                                           secrets.token_hex(8)])
         return bool(allowed)
-
-    async def clear(self) -> None:
-        await self.link.drop("rate:*")

@@ -183,7 +183,3 @@ class RedisTasks:
             await self.delete(task.task_id)
             if self.on_evict is not None:
                 await self.on_evict(task)
-
-    async def clear(self) -> None:
-        for task in await self.all():
-            await self.delete(task.task_id)
